@@ -1,0 +1,41 @@
+"""What every restoration backend offers the pipeline: one photo in, one photo (and mask) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """Choices that shape how a backend is built; fixed for a whole batch.
+
+    ``given_masks``: the caller supplies a scratch mask for every photo, so a backend need not load
+    (or download) its detector.
+    """
+
+    scratch: bool = False
+    hr: bool = False
+    weights_dir: Path | None = None
+    device: str = "auto"
+    upstream_levels: bool = False
+    given_masks: bool = False
+
+
+@dataclass(frozen=True)
+class Restoration:
+    """A restored photo (H×W×3 uint8, the input's size) and the scratch mask used, if any."""
+
+    image: np.ndarray
+    mask: np.ndarray | None
+
+
+class Backend(Protocol):
+    name: str
+
+    def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Restoration:
+        """Restore an H×W×3 uint8 photo; ``mask`` (H×W bool, True = damaged) replaces detection."""
+        ...

@@ -1,0 +1,69 @@
+"""The ``oldphoto`` command: a root Typer app mounting one small function per command.
+
+Commands import torch and the pipelines inside their bodies, so ``--help`` and ``--version`` answer
+at once. Every expected failure is an ``OldPhotoError``: it becomes one line on stderr and exit
+status 2 (1 is kept for "some files of a batch failed"); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from oldphoto_cli import __version__
+from oldphoto_cli.cli.console import DebugFlag, err
+from oldphoto_cli.cli.download import download_command
+from oldphoto_cli.cli.models import models_command
+from oldphoto_cli.cli.restore import restore_command
+
+app = typer.Typer(
+    name="oldphoto",
+    help="Bring damaged photo prints back to life.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("restore")(restore_command)
+app.command("download")(download_command)
+app.command("models")(models_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"oldphoto {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Bring damaged photo prints back to life."""
+
+
+def main() -> None:
+    import click
+    from rich.text import Text
+
+    from oldphoto_cli.errors import OldPhotoError
+
+    try:
+        status = app(standalone_mode=False)
+    except click.ClickException as exc:  # bad usage: click's own message and status 2
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except OldPhotoError as exc:
+        if DebugFlag.enabled:
+            raise
+        err.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
+        raise SystemExit(2) from None
+    except click.exceptions.Abort:
+        err.print("aborted")
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    raise SystemExit(status if isinstance(status, int) else 0)

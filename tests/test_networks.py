@@ -1,0 +1,106 @@
+"""Our networks against the published implementation's conformance vectors (../shared/reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from oldphoto_cli.networks import (
+    VAE,
+    MappingNetwork,
+    NonLocalMappingNetwork,
+    PatchAttentionMappingNetwork,
+    ScratchDetectionUNet,
+)
+from oldphoto_cli.registry.checkpoint import load_into
+
+TOLERANCE = 1e-3
+MAPPINGS = {"quality": MappingNetwork, "scratch": NonLocalMappingNetwork, "scratch_hr": PatchAttentionMappingNetwork}
+
+
+@pytest.fixture(scope="module")
+def vectors(reference_dir):
+    with np.load(reference_dir / "vectors_64x96.npz") as data:
+        return {k: torch.from_numpy(data[k]) for k in data.files}
+
+
+@pytest.fixture(scope="module")
+def build(layout, ref_state_dict):
+    def make(network: torch.nn.Module, section: str) -> torch.nn.Module:
+        assert set(network.state_dict()) == set(layout[section]), "parameter names differ from the checkpoint"
+        return load_into(network, ref_state_dict(layout[section]), section)
+
+    return make
+
+
+def chain(build, mode: str):
+    return build(VAE(), f"{mode}/vae_a"), build(MAPPINGS[mode](), f"{mode}/mapping_net"), build(VAE(), f"{mode}/vae_b")
+
+
+def run_chain(nets, x, mask=None):
+    vae_a, mapping, vae_b = nets
+    latent = vae_a.encode(x)
+    mapped = mapping(latent) if mask is None else mapping(latent, mask)
+    return latent, vae_b.decode(mapped)
+
+
+@torch.inference_mode()
+@pytest.mark.parametrize("mode", list(MAPPINGS))
+def test_restoration_chain_reproduces_vectors(build, vectors, mode):
+    nets = chain(build, mode)
+    mask = None if mode == "quality" else vectors[f"{mode}.mask"]
+    latent, output = run_chain(nets, vectors[f"{mode}.input"], mask)
+    assert (latent - vectors[f"{mode}.latent_a"]).abs().max().item() < TOLERANCE
+    assert output.shape == vectors[f"{mode}.output"].shape
+    assert (output - vectors[f"{mode}.output"]).abs().max().item() < TOLERANCE
+
+
+@torch.inference_mode()
+def test_detector_reproduces_vectors(build, vectors):
+    unet = build(ScratchDetectionUNet(), "detection/unet")
+    logits = unet(vectors["detection.input"])
+    assert (logits - vectors["detection.output"]).abs().max().item() < TOLERANCE
+    assert logits.abs().max().item() > 0.1  # a real signal, not a collapsed output
+
+
+@torch.inference_mode()
+@pytest.mark.parametrize("mode", list(MAPPINGS))
+def test_chain_runs_at_another_size(build, mode):
+    """48×80 (latent 12×20, not a multiple of the 8-wide attention patches): shapes and values sane."""
+    nets = chain(build, mode)
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(1, 3, 48, 80, generator=g) * 2 - 1
+    mask = torch.zeros(1, 1, 48, 80)
+    mask[..., 10:30, 20:60] = 1
+    latent, output = run_chain(nets, x, None if mode == "quality" else mask)
+    assert latent.shape == (1, 64, 12, 20)
+    assert output.shape == (1, 3, 48, 80)
+    assert torch.isfinite(output).all() and output.abs().max() <= 1
+
+
+@torch.inference_mode()
+def test_detector_runs_at_another_size(build):
+    unet = build(ScratchDetectionUNet(), "detection/unet")
+    assert unet(torch.rand(2, 1, 80, 48) * 2 - 1).shape == (2, 1, 80, 48)
+
+
+@torch.inference_mode()
+def test_chunked_attention_equals_full_matrix(build):
+    """Row blocks of the non-local attention give the full-matrix result (at a new size, too)."""
+    _, mapping, _ = chain(build, "scratch")
+    g = torch.Generator().manual_seed(2)
+    latent = torch.randn(1, 64, 20, 28, generator=g)
+    mask = (torch.rand(1, 1, 80, 112, generator=g) > 0.8).float()
+    mapping.NL.chunk_bytes = 1 << 40
+    full = mapping(latent, mask)
+    mapping.NL.chunk_bytes = 4 * 20 * 28 * 7  # seven rows per block
+    chunked = mapping(latent, mask)
+    assert (full - chunked).abs().max().item() < 1e-4
+
+
+def test_wrong_checkpoint_is_refused_with_the_keys(build, layout, ref_state_dict):
+    from oldphoto_cli.errors import WeightsError
+
+    with pytest.raises(WeightsError, match=r"mapping.pth: does not fit MappingNetwork; missing: model.0.bias.*unexpected: NL):
+        load_into(MappingNetwork(), ref_state_dict(layout["scratch/mapping_net"]), "mapping.pth")
