@@ -102,5 +102,5 @@ def test_chunked_attention_equals_full_matrix(build):
 def test_wrong_checkpoint_is_refused_with_the_keys(build, layout, ref_state_dict):
     from oldphoto_cli.errors import WeightsError
 
-    with pytest.raises(WeightsError, match=r"mapping.pth: does not fit MappingNetwork; missing: model.0.bias.*unexpected: NL):
+    with pytest.raises(WeightsError, match=r"mapping.pth: does not fit MappingNetwork; missing: model.0.bias.*unexpected: NL"):
         load_into(MappingNetwork(), ref_state_dict(layout["scratch/mapping_net"]), "mapping.pth")
