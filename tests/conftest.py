@@ -54,5 +54,7 @@ def pipeline_checkpoints(reference_dir: Path, tmp_path_factory) -> Path:
     """Stand-in checkpoints in the Hub layout, salted as for ../shared/reference/pipeline."""
     out = tmp_path_factory.mktemp("pipeline-weights")
     script = reference_dir / "make_checkpoints.py"
-    subprocess.run([sys.executable, str(script), str(out), "--salt", "detection=d/"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(script), str(out), "--salt", "detection=d/"], check=True, capture_output=True
+    )
     return out

@@ -21,7 +21,11 @@ def oldphoto(*args: str | Path, env: dict[str, str] | None = None) -> subprocess
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     full_env.pop("OLDPHOTO_WEIGHTS", None)
     return subprocess.run(
-        [sys.executable, "-m", "oldphoto_cli", *map(str, args)], capture_output=True, text=True, env=full_env
+        [sys.executable, "-m", "oldphoto_cli", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=full_env,
     )
 
 
@@ -52,7 +56,9 @@ def scans(realworld_dir: Path, tmp_path: Path) -> Path:
         (("--scratch", "--hr"), "d.png", "scratch_hr_old_w_scratch_d.png"),
     ],
 )
-def test_bopbtl_matches_published_pipeline(scans, pipeline_checkpoints, reference_dir, tmp_path, flags, scan, reference):
+def test_bopbtl_matches_published_pipeline(
+    scans, pipeline_checkpoints, reference_dir, tmp_path, flags, scan, reference
+):
     out = tmp_path / f"out_{scan}"
     result = oldphoto(
         "restore", scans / scan, "-o", out, "--model", "bopbtl", "--weights", pipeline_checkpoints,
@@ -69,9 +75,13 @@ def test_bopbtl_matches_published_pipeline(scans, pipeline_checkpoints, referenc
     assert mask_file.exists() == ("--scratch" in flags)
 
 
-def test_default_levels_are_unstretched_but_equal_after_the_stretch(scans, pipeline_checkpoints, reference_dir, tmp_path):
+def test_default_levels_are_unstretched_but_equal_after_the_stretch(
+    scans, pipeline_checkpoints, reference_dir, tmp_path
+):
     out = tmp_path / "g.png"
-    result = oldphoto("restore", scans / "g.png", "-o", out, "--model", "bopbtl", "--weights", pipeline_checkpoints)
+    result = oldphoto(
+        "restore", scans / "g.png", "-o", out, "--model", "bopbtl", "--weights", pipeline_checkpoints
+    )
     assert result.returncode == 0, result.stderr
     ours, expected = upstream_saved(out), rgb(reference_dir / "pipeline" / "quality_old_g.png")
     assert np.abs(ours - expected).max() <= 2  # 8-bit rounding before the stretch
@@ -97,7 +107,9 @@ def test_odd_sizes_keep_the_input_size(pipeline_checkpoints, tmp_path):
     Image.fromarray(np.asarray(Image.open(EXAMPLE))[:101, :77]).save(src)
     for flags in ((), ("--scratch",), ("--scratch", "--hr")):
         out = tmp_path / f"odd_{len(flags)}.png"
-        result = oldphoto("restore", src, "-o", out, "--model", "bopbtl", "--weights", pipeline_checkpoints, *flags)
+        result = oldphoto(
+            "restore", src, "-o", out, "--model", "bopbtl", "--weights", pipeline_checkpoints, *flags
+        )
         assert result.returncode == 0, result.stderr
         assert Image.open(out).size == (77, 101)
 
@@ -116,7 +128,9 @@ def test_folder_with_broken_files_restores_every_good_one(tmp_path):
     assert result.returncode == 1
     out = tmp_path / "box_restored"
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == {
-        "a.jpg", "sub/grey.png", "sub/alpha.png"
+        "a.jpg",
+        "sub/grey.png",
+        "sub/alpha.png",
     }
     for bad in ("notes.jpg", "empty.png", "cut.jpg"):
         assert sum(bad in line for line in result.stderr.splitlines()) == 1, result.stderr
@@ -140,7 +154,9 @@ def test_existing_outputs_are_skipped_unless_overwrite(tmp_path):
 
 
 def test_offline_without_weights_is_one_line(tmp_path):
-    result = oldphoto("restore", EXAMPLE, "-o", tmp_path / "x.jpg", "--model", "bopbtl", env={"HF_HOME": str(tmp_path)})
+    result = oldphoto(
+        "restore", EXAMPLE, "-o", tmp_path / "x.jpg", "--model", "bopbtl", env={"HF_HOME": str(tmp_path)}
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert len(lines) == 1 and "oldphoto download" in lines[0]
@@ -160,7 +176,9 @@ def test_hr_without_its_file_says_where_it_comes_from(pipeline_checkpoints, tmp_
     weights = tmp_path / "weights"
     shutil.copytree(pipeline_checkpoints, weights)
     shutil.rmtree(weights / "Global" / "checkpoints" / "restoration" / "mapping_Patch_Attention")
-    result = oldphoto("restore", EXAMPLE, "-o", tmp_path / "x.jpg", "--model", "bopbtl", "--hr", "--weights", weights)
+    result = oldphoto(
+        "restore", EXAMPLE, "-o", tmp_path / "x.jpg", "--model", "bopbtl", "--hr", "--weights", weights
+    )
     assert result.returncode == 2
     assert "global_checkpoints.zip" in result.stderr
 

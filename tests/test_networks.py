@@ -16,7 +16,11 @@ from oldphoto_cli.networks import (
 from oldphoto_cli.registry.checkpoint import load_into
 
 TOLERANCE = 1e-3
-MAPPINGS = {"quality": MappingNetwork, "scratch": NonLocalMappingNetwork, "scratch_hr": PatchAttentionMappingNetwork}
+MAPPINGS = {
+    "quality": MappingNetwork,
+    "scratch": NonLocalMappingNetwork,
+    "scratch_hr": PatchAttentionMappingNetwork,
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,11 @@ def build(layout, ref_state_dict):
 
 
 def chain(build, mode: str):
-    return build(VAE(), f"{mode}/vae_a"), build(MAPPINGS[mode](), f"{mode}/mapping_net"), build(VAE(), f"{mode}/vae_b")
+    return (
+        build(VAE(), f"{mode}/vae_a"),
+        build(MAPPINGS[mode](), f"{mode}/mapping_net"),
+        build(VAE(), f"{mode}/vae_b"),
+    )
 
 
 def run_chain(nets, x, mask=None):
@@ -102,5 +110,7 @@ def test_chunked_attention_equals_full_matrix(build):
 def test_wrong_checkpoint_is_refused_with_the_keys(build, layout, ref_state_dict):
     from oldphoto_cli.errors import WeightsError
 
-    with pytest.raises(WeightsError, match=r"mapping.pth: does not fit MappingNetwork; missing: model.0.bias.*unexpected: NL"):
+    with pytest.raises(
+        WeightsError, match=r"mapping.pth: does not fit MappingNetwork; missing: model.0.bias.*unexpected: NL"
+    ):
         load_into(MappingNetwork(), ref_state_dict(layout["scratch/mapping_net"]), "mapping.pth")

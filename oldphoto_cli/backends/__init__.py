@@ -32,7 +32,9 @@ def _classical(settings: BackendSettings) -> Backend:
 
 BACKENDS: dict[str, BackendEntry] = {
     "bopbtl": BackendEntry("bopbtl", "published Bringing-Old-Photos-Back-to-Life networks", _bopbtl),
-    "classical": BackendEntry("classical", "morphology, inpainting, denoising, levels; no weights", _classical),
+    "classical": BackendEntry(
+        "classical", "morphology, inpainting, denoising, levels; no weights", _classical
+    ),
 }
 
 

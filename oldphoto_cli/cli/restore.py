@@ -15,26 +15,38 @@ def restore_command(
     input: Annotated[Path, typer.Argument(help="A photo, or a folder of photos (searched recursively).")],
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Output file or folder [default: NAME_restored beside the input]."),
+        typer.Option(
+            "-o", "--output", help="Output file or folder [default: NAME_restored beside the input]."
+        ),
     ] = None,
     model: Annotated[
         ModelChoice, typer.Option("--model", "-m", help="Backend; auto = bopbtl if its weights are here.")
     ] = ModelChoice.auto,
-    scratch: Annotated[bool, typer.Option("--scratch", help="Detect and repair scratches, dust, tears.")] = False,
+    scratch: Annotated[
+        bool, typer.Option("--scratch", help="Detect and repair scratches, dust, tears.")
+    ] = False,
     hr: Annotated[
         bool, typer.Option("--hr", help="Patch-attention scratch repair for large scans (implies --scratch).")
     ] = False,
     mask: Annotated[
         Path | None,
-        typer.Option(help="Scratch mask (white = damage) to use instead of detection; a folder for a folder."),
+        typer.Option(
+            help="Scratch mask (white = damage) to use instead of detection; a folder for a folder."
+        ),
     ] = None,
-    save_mask: Annotated[bool, typer.Option("--save-mask", help="Write the scratch mask beside each output.")] = False,
+    save_mask: Annotated[
+        bool, typer.Option("--save-mask", help="Write the scratch mask beside each output.")
+    ] = False,
     weights: Annotated[
         Path | None,
-        typer.Option(envvar="OLDPHOTO_WEIGHTS", help="Local folder with the checkpoints (Hub or release-zip layout)."),
+        typer.Option(
+            envvar="OLDPHOTO_WEIGHTS", help="Local folder with the checkpoints (Hub or release-zip layout)."
+        ),
     ] = None,
     device: Annotated[DeviceChoice, typer.Option(help="Where the networks run.")] = DeviceChoice.auto,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace outputs that already exist.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace outputs that already exist.")
+    ] = False,
     upstream_levels: Annotated[
         bool,
         typer.Option("--upstream-levels", help="Min-max stretch each output like the published code saves."),

@@ -7,6 +7,8 @@ layers keep their slots even though they have no parameters.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import nn
 
@@ -51,7 +53,7 @@ def mapping_head(channels: int = 64, inner: int = 512) -> list[nn.Module]:
     """64 → 128 → 256 → 512 → 512 channels: how every mapping network lifts the VAE latent."""
     widths = [channels, 128, 256, inner, inner]
     layers: list[nn.Module] = []
-    for c_in, c_out in zip(widths[:-1], widths[1:]):
+    for c_in, c_out in pairwise(widths):
         layers += conv_in_relu(c_in, c_out)
     return layers
 
@@ -60,7 +62,7 @@ def mapping_tail(channels: int = 64, inner: int = 512) -> list[nn.Module]:
     """512 → 512 → 256 → 128 → 64 channels back to the VAE latent; the last conv has no norm."""
     widths = [inner, inner, 256, 128]
     layers: list[nn.Module] = []
-    for c_in, c_out in zip(widths[:-1], widths[1:]):
+    for c_in, c_out in pairwise(widths):
         layers += conv_in_relu(c_in, c_out)
     layers.append(nn.Conv2d(128, channels, kernel_size=3, stride=1, padding=1))
     return layers

@@ -95,8 +95,7 @@ def _given_mask(source: Path, shape: tuple[int, int], mask_for: MaskLookup | Non
 
 def _without_path(message: str, path: Path) -> str:
     """Errors name their file; the report names it once, so drop a leading repeat."""
-    prefix = f"{path}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
+    return message.removeprefix(f"{path}: ")
 
 
 def summarize(outcomes: list[Outcome]) -> dict[str, float]:
