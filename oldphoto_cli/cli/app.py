@@ -13,7 +13,9 @@ import typer
 
 from oldphoto_cli import __version__
 from oldphoto_cli.cli.console import DebugFlag, err
+from oldphoto_cli.cli.degrade import degrade_command
 from oldphoto_cli.cli.download import download_command
+from oldphoto_cli.cli.evaluate import evaluate_command
 from oldphoto_cli.cli.models import models_command
 from oldphoto_cli.cli.restore import restore_command
 
@@ -27,6 +29,8 @@ app = typer.Typer(
 app.command("restore")(restore_command)
 app.command("download")(download_command)
 app.command("models")(models_command)
+app.command("degrade")(degrade_command)
+app.command("evaluate")(evaluate_command)
 
 
 def _version(value: bool) -> None:
