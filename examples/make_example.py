@@ -29,7 +29,7 @@ def age(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     sepia = np.stack([luma * 1.07, luma * 0.86, luma * 0.62], axis=-1)
     img = 0.25 * img + 0.75 * sepia
     img = 0.18 + 0.68 * img  # faded: lifted blacks, dull whites
-    img += rng.normal(0, 0.045, img.shape[:2])[..., None].astype(np.float32)
+    img += rng.normal(0, 0.02, img.shape[:2])[..., None].astype(np.float32)
     for _ in range(7):
         x0, y0 = rng.integers(0, SIZE, 2)
         pts = np.cumsum(rng.normal(0, 6, (14, 2)), axis=0) + [x0, y0]
