@@ -5,8 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from oldphoto_cli.colour import luma as bt601_luma
+
 # Rec. 601 weights: the same ones OpenCV uses for its own grey conversion.
-_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 #: Mean absolute channel difference (grey levels) under which a scan counts as monochrome.
 GREY_MEAN_DIFF = 2.0
@@ -28,7 +29,7 @@ def check_rgb(rgb: np.ndarray) -> np.ndarray:
 
 def luma(rgb: np.ndarray) -> np.ndarray:
     """Float32 luma in grey levels (0–255): defects show up in brightness, not in hue."""
-    return rgb.astype(np.float32) @ _LUMA_WEIGHTS
+    return bt601_luma(rgb.astype(np.float32))
 
 
 def is_greyscale(rgb: np.ndarray) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from oldphoto_cli.colour import luma
+
 
 def halftone(rgb: np.ndarray, rng: np.random.Generator, strength: float) -> tuple[np.ndarray, dict]:
     """Blend a rotated dot screen of the image's luminance into it, keeping its colours."""
@@ -13,7 +15,7 @@ def halftone(rgb: np.ndarray, rng: np.random.Generator, strength: float) -> tupl
     angle = float(rng.choice((15.0, 45.0, 75.0)))
     opacity = float(min(1.0, rng.uniform(0.25, 0.6) * strength))
     x = rgb.astype(np.float32) / 255
-    lum = x @ np.float32([0.299, 0.587, 0.114])
+    lum = luma(x)
     screen = _screen(h, w, cell, np.deg2rad(angle))
     dots = np.clip((screen - (1 - lum)) * 4 + 0.5, 0, 1)  # 1 = paper, 0 = ink
     ratio = (dots + 0.02) / (lum + 0.02)

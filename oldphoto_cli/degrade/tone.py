@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from oldphoto_cli.colour import luma
 from oldphoto_cli.degrade.noise import smooth_field
 
 CASTS = ("sepia", "yellowing", "cyan", "magenta", "none")
@@ -29,7 +30,7 @@ def fading(rgb: np.ndarray, rng: np.random.Generator, strength: float) -> tuple[
     amount = float(min(1.0, rng.uniform(0.5, 1.0) * strength))
     x = rgb.astype(np.float32) / 255
     if cast == "sepia":
-        lum = x @ np.float32([0.299, 0.587, 0.114])
+        lum = luma(x)
         x = x + amount * (lum[:, :, None] - x)
     gains = 1 + amount * (np.float32(_GAINS[cast]) - 1)
     x = x * gains

@@ -16,17 +16,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from oldphoto_cli.colour import luma as bt601_luma
+
 DATA_RANGE = 255.0
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
-_BT601 = np.array([0.299, 0.587, 0.114])
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
     """BT.601 Y' as float64 on 0–255: what the eye mostly judges sharpness and noise by."""
-    return np.asarray(rgb, dtype=np.float64)[..., :3] @ _BT601
+    return bt601_luma(np.asarray(rgb, dtype=np.float64))
 
 
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = DATA_RANGE) -> float:
