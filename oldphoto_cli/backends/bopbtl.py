@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from oldphoto_cli.backends.base import BackendSettings, Restoration
-from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, mode_for
+from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, mode_for, torch_networks
 from oldphoto_cli.pipeline.levels import to_uint8
 from oldphoto_cli.registry.manifest import get_model
 from oldphoto_cli.registry.resolve import resolve_files
@@ -27,9 +27,10 @@ class BopbtlBackend:
         files = resolve_files(get_model(MODEL_NAME), required_keys(settings), settings.weights_dir)
         self.mode = mode_for(settings.scratch, settings.hr)
         self.upstream_levels = settings.upstream_levels
-        self.pipeline = BopbtlPipeline(
+        networks = torch_networks(
             files, self.mode, pick_device(settings.device), need_detector=not settings.given_masks
         )
+        self.pipeline = BopbtlPipeline(networks, self.mode)
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Restoration:
         result = self.pipeline.restore(rgb, mask)

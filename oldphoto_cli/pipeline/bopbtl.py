@@ -30,6 +30,7 @@ from oldphoto_cli.networks import (
 from oldphoto_cli.networks.nonlocal_mapping import ATTENTION_CHUNK_BYTES
 from oldphoto_cli.pipeline.geometry import crop_to, pad_to_multiple
 from oldphoto_cli.registry.checkpoint import load_checkpoint
+from oldphoto_cli.runtime.engines import Engine, TorchEngine
 from oldphoto_cli.runtime.memory import available_bytes, format_bytes
 
 DETECTION_THRESHOLD = 0.4
@@ -55,30 +56,68 @@ class StageOneResult:
     mask: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class StageOneNetworks:
+    """The engines one mode needs: VAE_A's encoder, the mapping, VAE_B's decoder, the detector.
+
+    ``mapping`` takes ``(latent)`` in quality mode and ``(latent, mask)`` in the scratch modes;
+    ``detect`` is None when masks are given.
+    """
+
+    encode: Engine
+    mapping: Engine
+    decode: Engine
+    detect: Engine | None
+
+
+def stage_one_modules(mode: str, need_detector: bool = True) -> dict[str, torch.nn.Module]:
+    """Fresh networks for ``mode``, keyed by the manifest file each one loads from."""
+    mapping_cls = {
+        "quality": MappingNetwork,
+        "scratch": NonLocalMappingNetwork,
+        "scratch_hr": PatchAttentionMappingNetwork,
+    }[mode]
+    modules: dict[str, torch.nn.Module] = {
+        "vae_a_quality": VAE(),
+        vae_b_key(mode): VAE(),
+        MAPPING_KEYS[mode]: mapping_cls(),
+    }
+    if mode != "quality" and need_detector:
+        modules["detection"] = ScratchDetectionUNet()
+    return modules
+
+
+MAPPING_KEYS = {"quality": "mapping_quality", "scratch": "mapping_scratch", "scratch_hr": "mapping_hr"}
+
+
+def vae_b_key(mode: str) -> str:
+    return "vae_b_quality" if mode == "quality" else "vae_b_scratch"
+
+
+def torch_networks(
+    files: dict[str, Path], mode: str, device: torch.device, need_detector: bool = True
+) -> StageOneNetworks:
+    """Load the checkpoints once; the engines are reused for every photo of a batch."""
+    loaded = {
+        key: load_checkpoint(module, files[key])
+        for key, module in stage_one_modules(mode, need_detector).items()
+    }
+    detector = loaded.get("detection")
+    return StageOneNetworks(
+        encode=TorchEngine("vae_a_encoder", loaded["vae_a_quality"].encoder, device),
+        mapping=TorchEngine(MAPPING_KEYS[mode], loaded[MAPPING_KEYS[mode]], device),
+        decode=TorchEngine("vae_b_decoder", loaded[vae_b_key(mode)].decoder, device),
+        detect=TorchEngine("detection", detector, device) if detector is not None else None,
+    )
+
+
 class BopbtlPipeline:
-    """Networks for one mode, loaded once and reused for every photo of a batch."""
+    """Stage 1 for one mode over a set of engines (PyTorch or ONNX Runtime)."""
 
-    def __init__(self, files: dict[str, Path], mode: str, device: torch.device, need_detector: bool = True):
+    def __init__(self, networks: StageOneNetworks, mode: str) -> None:
+        self.networks = networks
         self.mode = mode
-        self.device = device
-        mapping_cls = {
-            "quality": MappingNetwork,
-            "scratch": NonLocalMappingNetwork,
-            "scratch_hr": PatchAttentionMappingNetwork,
-        }[mode]
-        vae_b_key = "vae_b_quality" if mode == "quality" else "vae_b_scratch"
-        mapping_key = {"quality": "mapping_quality", "scratch": "mapping_scratch", "scratch_hr": "mapping_hr"}
-        self.vae_a = self._load(VAE(), files["vae_a_quality"])
-        self.vae_b = self._load(VAE(), files[vae_b_key])
-        self.mapping = self._load(mapping_cls(), files[mapping_key[mode]])
-        self.detector = None
-        if mode != "quality" and need_detector:
-            self.detector = self._load(ScratchDetectionUNet(), files["detection"])
 
-    def _load(self, network: torch.nn.Module, path: Path) -> torch.nn.Module:
-        return load_checkpoint(network, path).to(self.device)
-
-    @torch.inference_mode()
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> StageOneResult:
         """Restore an H×W×3 uint8 photo; ``mask`` (H×W, True = scratch) replaces detection."""
         height, width = rgb.shape[:2]
@@ -99,19 +138,18 @@ class BopbtlPipeline:
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
         """The published detector on an RGB image whose sides are multiples of 16."""
-        if self.detector is None:
+        if self.networks.detect is None:
             raise RuntimeError("this pipeline was built without the scratch detector")
-        return detect_scratches(self.detector, rgb, self.device)
+        return detect_scratches(self.networks.detect, rgb)
 
+    @torch.inference_mode()
     def _translate(self, rgb: np.ndarray, scratches: np.ndarray | None) -> np.ndarray:
-        x = to_network_input(rgb).to(self.device)
-        latent = self.vae_a.encode(x)
+        latent = self.networks.encode(to_network_input(rgb))
         if scratches is None:
-            mapped = self.mapping(latent)
+            mapped = self.networks.mapping(latent)
         else:
-            m = torch.from_numpy(scratches.astype(np.float32))[None, None].to(self.device)
-            mapped = self.mapping(latent, m)
-        out = self.vae_b.decode(mapped)
+            mapped = self.networks.mapping(latent, torch.from_numpy(scratches.astype(np.float32))[None, None])
+        out = self.networks.decode(mapped)
         return ((out[0] + 1.0) / 2.0).permute(1, 2, 0).float().cpu().numpy()
 
 
@@ -130,11 +168,12 @@ def detection_size(height: int, width: int) -> tuple[int, int]:
     return int(round(h / 16) * 16), int(round(w / 16) * 16)
 
 
-def detect_scratches(detector: torch.nn.Module, rgb: np.ndarray, device: torch.device) -> np.ndarray:
+@torch.inference_mode()
+def detect_scratches(detector: Engine, rgb: np.ndarray) -> np.ndarray:
     """Greyscale (PIL's luma), scale to the detector's size, sigmoid ≥ 0.4, nearest back: bool H×W."""
     grey = np.asarray(Image.fromarray(rgb).convert("L"))
     x = torch.from_numpy(grey).float().div(255.0)
-    x = ((x - 0.5) / 0.5)[None, None].to(device)
+    x = ((x - 0.5) / 0.5)[None, None]
     height, width = grey.shape
     x = F.interpolate(x, detection_size(height, width), mode="bilinear", align_corners=False)
     prob = torch.sigmoid(detector(x))
