@@ -1,0 +1,166 @@
+"""Winograd F(4×4, 3×3) convolution for the CPU: the same 3×3 convolution with 4× fewer multiplies.
+
+Nearly all of stage 1's time on a CPU goes into 3×3 convolutions with 512 channels in the mapping
+networks, and PyTorch's CPU kernels compute those directly. Winograd's minimal filtering (Lavin &
+Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) computes each 4×4 output tile from
+a 6×6 input tile with 36 multiplies per channel pair instead of 144; what remains is 36 large matrix
+products, which the BLAS runs at full speed. The result equals the direct convolution up to float32
+rounding (about 1e-5 relative), well inside the 1e-3 the reference vectors allow.
+
+The swap is a runtime choice, not part of the networks: :func:`accelerate_convolutions` replaces
+eligible ``nn.Conv2d`` layers in a loaded network with :class:`WinogradConv2d`, which keeps the same
+``weight`` and ``bias`` parameters (so state-dict keys do not change). CUDA already picks Winograd
+kernels itself, so only CPU networks are converted.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TILE = 4  # output tile side
+WINDOW = TILE + 2  # input tile side for a 3×3 kernel
+CHUNK_BYTES = 32 * 2**20  # transformed input per block of tile rows; bounds the extra memory
+MIN_CHANNELS = 32  # below this the transforms cost more than they save
+
+# Transform matrices for the interpolation points 0, 1, -1, 2, -2 and infinity.
+_BT = [
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+]
+_G = [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+]
+_AT = [
+    [1, 1, 1, 1, 1, 0],
+    [0, 1, -1, 2, -2, 0],
+    [0, 1, 1, 4, 4, 0],
+    [0, 1, -1, 8, -8, 1],
+]
+
+
+def transform_weight(weight: torch.Tensor) -> torch.Tensor:
+    """G·g·Gᵀ for every filter, in float64 for accuracy: (O, I, 3, 3) → (36, O, I) float32."""
+    g = torch.tensor(_G, dtype=torch.float64)
+    u = g @ weight.detach().double() @ g.T  # O×I×6×6
+    out_ch, in_ch = weight.shape[:2]
+    return u.reshape(out_ch, in_ch, WINDOW * WINDOW).permute(2, 0, 1).contiguous().float()
+
+
+def winograd_conv3x3(
+    x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None, padding: int
+) -> torch.Tensor:
+    """3×3 convolution, stride 1, zero ``padding``, of N×C×H×W ``x`` with pre-transformed filters ``u``."""
+    n, channels, height, width = x.shape
+    out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
+    tiles_h, tiles_w = -(-out_h // TILE), -(-out_w // TILE)
+    pad_bottom = tiles_h * TILE + 2 - height - padding
+    pad_right = tiles_w * TILE + 2 - width - padding
+    x = F.pad(x, (padding, pad_right, padding, pad_bottom)).contiguous()
+    out = torch.empty(n, u.shape[1], out_h, out_w, dtype=x.dtype, device=x.device)
+    rows = max(1, CHUNK_BYTES // (4 * WINDOW * WINDOW * channels * tiles_w))
+    kb, ka = _kernels(x.dtype, x.device)
+    for i in range(n):
+        for top in range(0, tiles_h, rows):
+            _tile_rows(x[i], u, kb, ka, out[i], top, min(tiles_h, top + rows), tiles_w)
+    if bias is not None:
+        out += bias.view(1, -1, 1, 1)
+    return out
+
+
+def _tile_rows(
+    x: torch.Tensor,
+    u: torch.Tensor,
+    kb: torch.Tensor,
+    ka: torch.Tensor,
+    out: torch.Tensor,
+    top: int,
+    bottom: int,
+    tiles_w: int,
+) -> None:
+    """Tile rows ``top:bottom`` of one image: gather, transform, 36 products, transform back."""
+    channels, _, width = x.shape
+    count = (bottom - top) * tiles_w
+    base = x[:, top * TILE :]
+    # d[(i, j), c, ty, tx] = x[c, 4·ty + i, 4·tx + j]: every 6×6 window, without copying x first
+    windows = base.as_strided(
+        (WINDOW, WINDOW, channels, bottom - top, tiles_w),
+        (width, 1, x.stride(0), TILE * width, TILE),
+    )
+    v = torch.mm(kb, windows.reshape(WINDOW * WINDOW, channels * count))
+    m = torch.bmm(u, v.view(WINDOW * WINDOW, channels, count))  # 36 × O × tiles
+    y = torch.mm(m.view(WINDOW * WINDOW, -1).t(), ka.t())  # (O · tiles) × 16
+    out_ch = u.shape[1]
+    y = y.view(out_ch, bottom - top, tiles_w, TILE, TILE).permute(0, 1, 3, 2, 4)
+    y = y.reshape(out_ch, (bottom - top) * TILE, tiles_w * TILE)
+    start = top * TILE
+    stop = min(out.shape[1], bottom * TILE)
+    out[:, start:stop] = y[:, : stop - start, : out.shape[2]]
+
+
+_KERNEL_CACHE: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _kernels(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bᵀ⊗Bᵀ (36×36, input tiles) and Aᵀ⊗Aᵀ (16×36, output tiles), as 2-D matrices."""
+    key = (dtype, device)
+    if key not in _KERNEL_CACHE:
+        bt = torch.tensor(_BT, dtype=torch.float64)
+        at = torch.tensor(_AT, dtype=torch.float64)
+        _KERNEL_CACHE[key] = (
+            torch.kron(bt, bt).to(dtype=dtype, device=device),
+            torch.kron(at, at).to(dtype=dtype, device=device),
+        )
+    return _KERNEL_CACHE[key]
+
+
+class WinogradConv2d(nn.Module):
+    """Drop-in for a 3×3, stride-1, zero-padded ``nn.Conv2d``; same parameters, same keys."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        if not is_eligible(conv):
+            raise ValueError(f"not a 3×3 stride-1 convolution with zero padding: {conv}")
+        self.weight = conv.weight
+        self.bias = conv.bias
+        self.padding = int(conv.padding[0])
+        self.register_buffer("transformed", transform_weight(conv.weight), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return winograd_conv3x3(x, self.transformed, self.bias, self.padding)
+
+
+def is_eligible(conv: nn.Module) -> bool:
+    """3×3 kernel, stride 1, no dilation, one group, zero padding of 0 or 1 on both sides."""
+    return (
+        type(conv) is nn.Conv2d
+        and conv.kernel_size == (3, 3)
+        and conv.stride == (1, 1)
+        and conv.dilation == (1, 1)
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+        and conv.padding in ((0, 0), (1, 1))
+        and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS
+    )
+
+
+def accelerate_convolutions(module: nn.Module) -> int:
+    """Swap every eligible convolution of ``module`` in place; returns how many were swapped."""
+    swapped = 0
+    for name, child in list(module.named_children()):
+        if is_eligible(child):
+            setattr(module, name, WinogradConv2d(child))
+            swapped += 1
+        else:
+            swapped += accelerate_convolutions(child)
+    return swapped

@@ -1,0 +1,95 @@
+"""Winograd convolution: the same numbers as a direct convolution, and the same network outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from oldphoto_cli.networks import (
+    VAE,
+    MappingNetwork,
+    NonLocalMappingNetwork,
+    PatchAttentionMappingNetwork,
+    ScratchDetectionUNet,
+)
+from oldphoto_cli.registry.checkpoint import load_into
+from oldphoto_cli.runtime.winograd import WinogradConv2d, accelerate_convolutions, is_eligible
+
+MAPPINGS = {
+    "quality": MappingNetwork,
+    "scratch": NonLocalMappingNetwork,
+    "scratch_hr": PatchAttentionMappingNetwork,
+}
+
+
+@pytest.mark.parametrize(
+    ("in_ch", "out_ch", "height", "width", "padding"),
+    [(64, 128, 37, 53, 1), (512, 256, 20, 31, 0), (32, 64, 5, 6, 1), (48, 32, 3, 3, 0), (32, 32, 9, 4, 1)],
+)
+def test_equals_direct_convolution(in_ch, out_ch, height, width, padding):
+    torch.manual_seed(height * width)
+    conv = nn.Conv2d(in_ch, out_ch, 3, padding=padding)
+    x = torch.randn(2, in_ch, height, width)
+    with torch.inference_mode():
+        fast = WinogradConv2d(conv)(x)
+        exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=padding)
+    assert fast.shape == exact.shape
+    assert (fast.double() - exact).abs().max().item() < 1e-4 * max(1.0, exact.abs().max().item())
+
+
+def test_tile_rows_in_several_blocks_match_one_block(monkeypatch):
+    from oldphoto_cli.runtime import winograd
+
+    conv = nn.Conv2d(32, 32, 3, padding=1)
+    x = torch.randn(1, 32, 45, 23)
+    with torch.inference_mode():
+        whole = WinogradConv2d(conv)(x)
+        monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)  # one row of tiles per block
+        blocks = WinogradConv2d(conv)(x)
+    assert (whole - blocks).abs().max().item() < 1e-5  # only BLAS blocking differs
+
+
+def test_only_plain_3x3_convolutions_are_swapped():
+    assert is_eligible(nn.Conv2d(64, 64, 3, padding=1))
+    assert not is_eligible(nn.Conv2d(64, 64, 3, stride=2, padding=1))
+    assert not is_eligible(nn.Conv2d(64, 64, 4, padding=1))
+    assert not is_eligible(nn.Conv2d(64, 64, 3, padding=1, dilation=2))
+    assert not is_eligible(nn.Conv2d(64, 64, 3, padding=1, padding_mode="reflect"))
+    assert not is_eligible(nn.Conv2d(3, 64, 3, padding=1))  # too few channels to gain
+
+
+@pytest.fixture(scope="module")
+def vectors(reference_dir):
+    with np.load(reference_dir / "vectors_64x96.npz") as data:
+        return {k: torch.from_numpy(data[k]) for k in data.files}
+
+
+def loaded(network: nn.Module, section: str, layout, ref_state_dict) -> nn.Module:
+    network = load_into(network, ref_state_dict(layout[section]), section)
+    keys = set(network.state_dict())
+    assert accelerate_convolutions(network) > 0
+    assert set(network.state_dict()) == keys, "acceleration must not change checkpoint keys"
+    return network.eval()
+
+
+@torch.inference_mode()
+@pytest.mark.parametrize("mode", list(MAPPINGS))
+def test_accelerated_chain_reproduces_vectors(mode, vectors, layout, ref_state_dict):
+    vae_a = loaded(VAE(), f"{mode}/vae_a", layout, ref_state_dict)
+    mapping = loaded(MAPPINGS[mode](), f"{mode}/mapping_net", layout, ref_state_dict)
+    vae_b = loaded(VAE(), f"{mode}/vae_b", layout, ref_state_dict)
+    latent = vae_a.encode(vectors[f"{mode}.input"])
+    args = (latent,) if mode == "quality" else (latent, vectors[f"{mode}.mask"])
+    output = vae_b.decode(mapping(*args))
+    assert (latent - vectors[f"{mode}.latent_a"]).abs().max().item() < 1e-3
+    assert (output - vectors[f"{mode}.output"]).abs().max().item() < 1e-3
+
+
+@torch.inference_mode()
+def test_accelerated_detector_reproduces_vectors(vectors, layout, ref_state_dict):
+    unet = loaded(ScratchDetectionUNet(), "detection/unet", layout, ref_state_dict)
+    logits = unet(vectors["detection.input"])
+    assert (logits - vectors["detection.output"]).abs().max().item() < 1e-3
