@@ -10,6 +10,7 @@ geometry: the published code resizes to multiples of 4 (16 with scratches), we p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from oldphoto_cli.errors import InsufficientMemoryError
 from oldphoto_cli.networks import (
     VAE,
     MappingNetwork,
@@ -27,11 +27,12 @@ from oldphoto_cli.networks import (
     PatchAttentionMappingNetwork,
     ScratchDetectionUNet,
 )
-from oldphoto_cli.networks.nonlocal_mapping import ATTENTION_CHUNK_BYTES
 from oldphoto_cli.pipeline.geometry import crop_to, pad_to_multiple
+from oldphoto_cli.pipeline.planning import OVERLAP, RunPlan, plan_run
+from oldphoto_cli.pipeline.tiling import run_tiled
 from oldphoto_cli.registry.checkpoint import load_checkpoint
 from oldphoto_cli.runtime.engines import Engine, TorchEngine
-from oldphoto_cli.runtime.memory import available_bytes, format_bytes
+from oldphoto_cli.runtime.memory import run_budget
 
 DETECTION_THRESHOLD = 0.4
 DETECTION_SHORT_SIDE = 256
@@ -61,13 +62,15 @@ class StageOneNetworks:
     """The engines one mode needs: VAE_A's encoder, the mapping, VAE_B's decoder, the detector.
 
     ``mapping`` takes ``(latent)`` in quality mode and ``(latent, mask)`` in the scratch modes;
-    ``detect`` is None when masks are given.
+    ``detect`` is None when masks are given. ``hr_mapping`` is there in scratch mode when the
+    patch-attention checkpoint is at hand, so the planner may pick it for large scans.
     """
 
     encode: Engine
     mapping: Engine
     decode: Engine
     detect: Engine | None
+    hr_mapping: Engine | None = None  # patch attention, for scratch-mode scans too big for full attention
 
 
 def stage_one_modules(mode: str, need_detector: bool = True) -> dict[str, torch.nn.Module]:
@@ -103,54 +106,88 @@ def torch_networks(
         for key, module in stage_one_modules(mode, need_detector).items()
     }
     detector = loaded.get("detection")
+    hr_mapping = None
+    if mode == "scratch" and "mapping_hr" in files:
+        hr_module = load_checkpoint(PatchAttentionMappingNetwork(), files["mapping_hr"])
+        hr_mapping = TorchEngine("mapping_hr", hr_module, device)
     return StageOneNetworks(
         encode=TorchEngine("vae_a_encoder", loaded["vae_a_quality"].encoder, device),
         mapping=TorchEngine(MAPPING_KEYS[mode], loaded[MAPPING_KEYS[mode]], device),
         decode=TorchEngine("vae_b_decoder", loaded[vae_b_key(mode)].decoder, device),
         detect=TorchEngine("detection", detector, device) if detector is not None else None,
+        hr_mapping=hr_mapping,
     )
 
 
 class BopbtlPipeline:
-    """Stage 1 for one mode over a set of engines (PyTorch or ONNX Runtime)."""
+    """Stage 1 for one mode over a set of engines (PyTorch or ONNX Runtime).
 
-    def __init__(self, networks: StageOneNetworks, mode: str) -> None:
+    Each photo is planned before it runs (pipeline/planning.py): whole image when it fits the
+    memory budget, else patch attention or feathered tiles. ``max_memory`` caps the process's
+    resident memory in bytes; ``on_tile(done, total)`` reports progress through tiles.
+    """
+
+    def __init__(
+        self,
+        networks: StageOneNetworks,
+        mode: str,
+        max_memory: int | None = None,
+        on_tile: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.networks = networks
         self.mode = mode
+        self.max_memory = max_memory
+        self.on_tile = on_tile
+        self.last_plan: RunPlan | None = None
+
+    def plan(self, height: int, width: int) -> RunPlan:
+        """How a ``height × width`` photo will run, within the memory budget as it is now."""
+        return plan_run(
+            height, width, self.mode, run_budget(self.max_memory), self.networks.hr_mapping is not None
+        )
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> StageOneResult:
         """Restore an H×W×3 uint8 photo; ``mask`` (H×W, True = scratch) replaces detection."""
         height, width = rgb.shape[:2]
-        if self.mode == "quality":
-            padded = pad_to_multiple(rgb, QUALITY_MULTIPLE)
-            out = self._translate(padded, None)
-            return StageOneResult(crop_to(out, height, width), None)
-        padded = pad_to_multiple(rgb, SCRATCH_MULTIPLE)
-        check_memory(*padded.shape[:2], self.mode)
-        if mask is None:
-            scratches = self.detect(padded)
+        plan = self.last_plan = self.plan(height, width)
+        scratches = None
+        if self.mode != "quality":
+            scratches = self.detect(rgb) if mask is None else mask.astype(bool)
+            if plan.mode == "scratch_hr":
+                scratches = dilate(scratches, HR_MASK_DILATIONS)
+            rgb = fill_holes(rgb, scratches)
+        mapping = self.networks.hr_mapping if plan.mode != self.mode else self.networks.mapping
+
+        def restore_region(region: np.ndarray, region_mask: np.ndarray | None) -> np.ndarray:
+            return self._translate(region, region_mask, mapping)
+
+        if plan.tiled:
+            out = run_tiled(rgb, restore_region, plan.tile, OVERLAP, scratches, self.on_tile)
         else:
-            scratches = pad_to_multiple(mask.astype(bool), SCRATCH_MULTIPLE)
-        if self.mode == "scratch_hr":
-            scratches = dilate(scratches, HR_MASK_DILATIONS)
-        out = self._translate(fill_holes(padded, scratches), scratches)
-        return StageOneResult(crop_to(out, height, width), crop_to(scratches, height, width))
+            out = restore_region(rgb, scratches)
+        return StageOneResult(out, scratches)
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
-        """The published detector on an RGB image whose sides are multiples of 16."""
+        """The published detector's mask (H×W bool) for an RGB photo of any size."""
         if self.networks.detect is None:
             raise RuntimeError("this pipeline was built without the scratch detector")
-        return detect_scratches(self.networks.detect, rgb)
+        height, width = rgb.shape[:2]
+        padded = pad_to_multiple(rgb, SCRATCH_MULTIPLE)
+        return crop_to(detect_scratches(self.networks.detect, padded), height, width)
 
     @torch.inference_mode()
-    def _translate(self, rgb: np.ndarray, scratches: np.ndarray | None) -> np.ndarray:
-        latent = self.networks.encode(to_network_input(rgb))
+    def _translate(self, rgb: np.ndarray, scratches: np.ndarray | None, mapping: Engine) -> np.ndarray:
+        """Encode, map, decode one region (holes already filled); pads to the networks' multiple."""
+        height, width = rgb.shape[:2]
+        multiple = QUALITY_MULTIPLE if scratches is None else SCRATCH_MULTIPLE
+        latent = self.networks.encode(to_network_input(pad_to_multiple(rgb, multiple)))
         if scratches is None:
-            mapped = self.networks.mapping(latent)
+            mapped = mapping(latent)
         else:
-            mapped = self.networks.mapping(latent, torch.from_numpy(scratches.astype(np.float32))[None, None])
+            padded_mask = pad_to_multiple(scratches, multiple).astype(np.float32)
+            mapped = mapping(latent, torch.from_numpy(padded_mask)[None, None])
         out = self.networks.decode(mapped)
-        return ((out[0] + 1.0) / 2.0).permute(1, 2, 0).float().cpu().numpy()
+        return crop_to(((out[0] + 1.0) / 2.0).permute(1, 2, 0).float().cpu().numpy(), height, width)
 
 
 def to_network_input(rgb: np.ndarray) -> torch.Tensor:
@@ -192,30 +229,3 @@ def fill_holes(rgb: np.ndarray, scratches: np.ndarray) -> np.ndarray:
     filled = rgb.copy()
     filled[scratches] = 255
     return filled
-
-
-def estimate_scratch_bytes(height: int, width: int, mode: str) -> int:
-    """Peak memory of scratch repair on a padded ``height × width`` image, roughly.
-
-    Full-resolution VAE activations (64 channels, a few alive at once), 512-channel latent features
-    at a quarter of each side (about ten alive inside the non-local block) and, for ``scratch``, one
-    block of attention rows (the full (H·W/16)² matrix is never formed; see nonlocal_mapping).
-    """
-    pixels = height * width
-    latent = (height // 4) * (width // 4)
-    total = 6 * 64 * 4 * pixels + 10 * 512 * 4 * latent
-    if mode == "scratch":
-        total += 3 * min(ATTENTION_CHUNK_BYTES, 4 * latent * latent)
-    return total
-
-
-def check_memory(height: int, width: int, mode: str, available: int | None = None) -> None:
-    """Fail early, with advice, when scratch repair of this size cannot fit in free memory."""
-    need = estimate_scratch_bytes(height, width, mode)
-    free = available_bytes() if available is None else available
-    if need > free:
-        advice = "try --hr (patch attention)" if mode == "scratch" else "downscale the scan first"
-        raise InsufficientMemoryError(
-            f"scratch repair of a {width}×{height} image needs about {format_bytes(need)} "
-            f"but only {format_bytes(free)} is free; {advice}"
-        )

@@ -26,3 +26,39 @@ def format_bytes(n: float) -> str:
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (weights and runtime already loaded count against a budget)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """``4G``, ``3.5GiB``, ``800M``, ``512MB`` → bytes (binary units, as memory is counted)."""
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = cleaned, ""
+    if cleaned and cleaned[-1] in _UNITS:
+        number, unit = cleaned[:-1], cleaned[-1]
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"not a memory size: {text!r} (examples: 4G, 3.5GiB, 800M)") from None
+    if value <= 0:
+        raise ValueError(f"memory size must be positive: {text!r}")
+    return int(value * _UNITS[unit])
+
+
+def run_budget(max_memory: int | None) -> int:
+    """Bytes a run may add to this process: under ``max_memory`` (a cap on the whole process's
+    resident memory) and under 80 % of what the machine has free."""
+    free = int(0.8 * available_bytes())
+    if max_memory is None:
+        return free
+    return min(free, max_memory - resident_bytes())

@@ -1,0 +1,108 @@
+"""Benchmark results as a Rich table and as JSON, with the machine they were measured on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from oldphoto_cli.runtime.memory import format_bytes
+
+if TYPE_CHECKING:
+    from oldphoto_cli.bench.runner import CaseResult
+    from oldphoto_cli.bench.versus import Comparison
+
+
+def machine() -> dict:
+    """What the numbers depend on: CPU, cores, library versions."""
+    import onnxruntime
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+    }
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def results_table(results: list[CaseResult]) -> Table:
+    table = Table(title="oldphoto bench")
+    for column in (
+        "model",
+        "runtime",
+        "device",
+        "mode",
+        "size",
+        "MP",
+        "load s",
+        "restore s",
+        "MP/s",
+        "peak RSS",
+        "plan",
+    ):
+        table.add_column(
+            column, justify="right" if column in {"MP", "load s", "restore s", "MP/s"} else "left"
+        )
+    for r in results:
+        c = r.case
+        plan = r.error or ("-" if r.plan is None else _plan_text(r.plan))
+        table.add_row(
+            r.backend or c.model,
+            c.runtime,
+            c.device,
+            c.mode,
+            f"{c.width}×{c.height}",
+            _fmt(c.megapixels),
+            _fmt(r.load_s, 1),
+            _fmt(r.restore_s, 1),
+            _fmt(r.megapixels_per_s, 3),
+            "-" if r.peak_rss_bytes is None else format_bytes(r.peak_rss_bytes),
+            plan,
+        )
+    return table
+
+
+def _plan_text(plan: dict) -> str:
+    tiles = f"tiles {plan['tile']}²" if plan.get("tile") else "whole"
+    return f"{plan['mode']}, {tiles}"
+
+
+def comparison_table(comparisons: list[Comparison]) -> Table:
+    table = Table(title="end to end, best of the repeats")
+    for column in ("mode", "MP", "ours s", "theirs s", "speed-up", "ours peak", "theirs peak"):
+        table.add_column(column)
+    for c in comparisons:
+        table.add_row(
+            c.mode,
+            _fmt(c.megapixels),
+            _fmt(c.ours.wall_s, 1),
+            _fmt(c.theirs.wall_s, 1),
+            f"{c.speedup:.2f}×",
+            format_bytes(c.ours.peak_rss_bytes),
+            format_bytes(c.theirs.peak_rss_bytes),
+        )
+    return table
+
+
+def report_json(results: list[CaseResult], comparisons: list[Comparison]) -> dict:
+    return {
+        "machine": machine(),
+        "results": [r.to_json() for r in results],
+        "comparisons": [c.to_json() for c in comparisons],
+    }

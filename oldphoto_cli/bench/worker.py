@@ -1,0 +1,55 @@
+"""One benchmark case in a fresh process, so that its peak memory is its own.
+
+``python -m oldphoto_cli.bench.worker CASE_JSON`` builds the backend, restores the image once and
+prints one JSON line: seconds to load, seconds to restore, and the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def run_case(case: dict) -> dict:
+    from oldphoto_cli.backends import BackendSettings, create_backend
+    from oldphoto_cli.io.images import read_image
+
+    start = time.perf_counter()
+    settings = BackendSettings(
+        scratch=case["mode"] != "quality",
+        hr=case["mode"] == "scratch_hr",
+        weights_dir=Path(case["weights"]) if case.get("weights") else None,
+        device=case["device"],
+        runtime=case["runtime"],
+        max_memory=case.get("max_memory"),
+    )
+    backend = create_backend(case["model"], settings)
+    loaded = time.perf_counter()
+    rgb = read_image(Path(case["image"])).rgb
+    begin = time.perf_counter()
+    backend.restore(rgb)
+    end = time.perf_counter()
+    plan = getattr(getattr(backend, "pipeline", None), "last_plan", None)
+    return {
+        "backend": backend.name,
+        "load_s": loaded - start,
+        "restore_s": end - begin,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "plan": None if plan is None else {"mode": plan.mode, "tile": plan.tile, "reason": plan.reason},
+    }
+
+
+def main() -> None:
+    case = json.loads(sys.argv[1])
+    try:
+        result = run_case(case)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as this case's outcome
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Deciding, before running, how a photo is restored within a memory budget.
+
+Three ways to run stage 1, from most to least faithful to the published pipeline:
+
+1. the whole image at once (with the full non-local block in scratch mode: exact, but its time
+   grows with the square of the pixel count, so it is reserved for images up to about 2 MP);
+2. the whole image with the patch-attention mapping (scratch mode, when its checkpoint is here):
+   attention between patches only, for mid-sized scans;
+3. overlapping tiles with feathered seams (pipeline/tiling.py): any size in bounded memory.
+
+Estimates are per pixel, measured with the stage-1 networks on the CPU (``oldphoto bench`` reports
+the real peaks): activations of the VAEs and the 512-channel mapping network cost about 900 bytes
+per image pixel; the non-local block adds its blocks of attention rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oldphoto_cli.errors import InsufficientMemoryError
+from oldphoto_cli.networks.nonlocal_mapping import ATTENTION_CHUNK_BYTES
+from oldphoto_cli.runtime.memory import format_bytes
+
+ACTIVATION_BYTES_PER_PIXEL = 900
+FIXED_BYTES = 64 * 2**20
+WHOLE_IMAGE_BYTES_PER_PIXEL = 32  # input, mask, detector map, accumulators: never tiled
+MAX_NONLOCAL_PIXELS = 2_200_000  # beyond this the full non-local block takes minutes per photo
+MAX_TILE = {"quality": 1024, "scratch": 512, "scratch_hr": 1024}
+MIN_TILE = 128
+OVERLAP = 64  # pixels shared by neighbouring tiles: 16 latent positions
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How one photo is run: mapping ``mode``, whole image (``tile`` None) or tiles of ``tile``²."""
+
+    mode: str
+    tile: int | None
+    peak_bytes: int
+    reason: str
+
+    @property
+    def tiled(self) -> bool:
+        return self.tile is not None
+
+
+def estimate_bytes(height: int, width: int, mode: str) -> int:
+    """Working memory of one stage-1 pass over a ``height × width`` region, on top of the weights."""
+    pixels = height * width
+    latent = (height // 4) * (width // 4)
+    total = FIXED_BYTES + ACTIVATION_BYTES_PER_PIXEL * pixels
+    if mode == "scratch":
+        total += 3 * min(ATTENTION_CHUNK_BYTES, 4 * latent * latent)
+    elif mode == "scratch_hr":
+        total += latent * latent // 4  # similarity of damaged to clean patches, at worst
+    return total
+
+
+def plan_run(height: int, width: int, mode: str, budget: int, hr_available: bool = False) -> RunPlan:
+    """The most faithful way to run ``mode`` on this size whose estimate fits in ``budget`` bytes.
+
+    ``budget`` is what the run may add to the memory already in use (weights, runtime).
+    """
+    pixels = height * width
+    usable = budget - WHOLE_IMAGE_BYTES_PER_PIXEL * pixels
+    whole = estimate_bytes(height, width, mode)
+    too_slow = mode == "scratch" and pixels > MAX_NONLOCAL_PIXELS
+    if whole <= usable and not too_slow:
+        return RunPlan(mode, None, whole, "whole image")
+    if mode == "scratch" and hr_available:
+        patch = estimate_bytes(height, width, "scratch_hr")
+        if patch <= usable:
+            return RunPlan("scratch_hr", None, patch, "whole image, patch attention")
+    tile = _largest_tile(mode, usable)
+    if tile is None:
+        need = WHOLE_IMAGE_BYTES_PER_PIXEL * pixels + estimate_bytes(MIN_TILE, MIN_TILE, mode)
+        raise InsufficientMemoryError(
+            f"restoring a {width}×{height} photo needs at least {format_bytes(need)} more memory, "
+            f"but the budget allows {format_bytes(max(budget, 0))}; raise --max-memory or free memory"
+        )
+    why = "full attention would be too slow" if too_slow and whole <= usable else "memory"
+    return RunPlan(mode, tile, estimate_bytes(tile, tile, mode), f"tiles ({why})")
+
+
+def _largest_tile(mode: str, usable: int) -> int | None:
+    """The largest tile side (a multiple of 64, at most MAX_TILE) whose estimate fits."""
+    for side in range(MAX_TILE[mode], MIN_TILE - 1, -64):
+        if estimate_bytes(side, side, mode) <= usable:
+            return side
+    return None

@@ -1,0 +1,119 @@
+"""Tiles with feathered seams, and the plan that picks whole image, patch attention or tiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from oldphoto_cli.errors import InsufficientMemoryError
+from oldphoto_cli.pipeline.planning import MAX_NONLOCAL_PIXELS, estimate_bytes, plan_run
+from oldphoto_cli.pipeline.tiling import feather, run_tiled, tile_boxes
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tile", "overlap"), [(1000, 700, 256, 64), (300, 300, 512, 64), (257, 1025, 128, 32)]
+)
+def test_tiles_cover_the_image_with_at_least_the_overlap(height, width, tile, overlap):
+    boxes = tile_boxes(height, width, tile, overlap)
+    covered = np.zeros((height, width), int)
+    for b in boxes:
+        assert b.bottom - b.top <= tile and b.right - b.left <= tile
+        covered[b.top : b.bottom, b.left : b.right] += 1
+    assert covered.min() >= 1
+    tops = sorted({b.top for b in boxes})
+    bottoms = sorted({b.bottom for b in boxes})
+    for upper_bottom, lower_top in zip(bottoms[:-1], tops[1:], strict=True):
+        assert upper_bottom - lower_top >= overlap
+
+
+def test_feather_ramps_only_where_tiles_meet():
+    boxes = tile_boxes(300, 300, 200, 50)
+    corner = feather(boxes[0], 300, 300, 50)
+    assert corner[0, 0] == 1.0  # image border: full weight
+    assert corner[-1, -1] == 0.0 and corner[100, -1] == 0.0  # cut edges get no weight
+    assert np.all(np.diff(corner[100, 150:]) <= 0)
+
+
+def photo(height: int, width: int) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def test_pointwise_function_is_reproduced_exactly():
+    rgb = photo(300, 410)
+    tiled = run_tiled(rgb, lambda t, m: t.astype(np.float32) / 255.0, 128, 32)
+    assert np.abs(tiled - rgb / 255.0).max() < 1e-6
+
+
+def test_local_filter_shows_no_seams():
+    """A 9×9 blur is wrong within 4 px of a cut edge; the guard band drops exactly those pixels."""
+    rgb = photo(300, 410)
+
+    def blur(tile: np.ndarray, _mask: np.ndarray | None) -> np.ndarray:
+        x = torch.from_numpy(tile.astype(np.float32)).permute(2, 0, 1)[None]
+        x = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (4, 4, 4, 4), mode="reflect"), 9, 1)
+        return x[0].permute(1, 2, 0).numpy()
+
+    whole = blur(rgb, None)
+    tiled = run_tiled(rgb, blur, 128, 48)
+    inner = (slice(8, -8), slice(8, -8))  # the image border is reflected the same way in both
+    assert np.abs(tiled[inner] - whole[inner]).max() < 1e-3
+
+
+def test_tiles_receive_their_share_of_the_mask():
+    rgb = photo(200, 260)
+    mask = np.zeros((200, 260), bool)
+    mask[50:60, :] = True
+    tiled = run_tiled(rgb, lambda t, m: np.repeat(m[..., None], 3, axis=2).astype(np.float32), 96, 32, mask)
+    assert np.array_equal(tiled[..., 0] > 0.5, mask)
+
+
+def test_small_photos_run_whole_with_full_attention():
+    plan = plan_run(448, 688, "scratch", budget=8 * GIB)
+    assert not plan.tiled and plan.mode == "scratch"
+
+
+def test_large_scratch_scans_prefer_patch_attention_when_it_is_here():
+    plan = plan_run(1600, 1600, "scratch", budget=16 * GIB, hr_available=True)
+    assert plan.mode == "scratch_hr" and not plan.tiled
+    plan = plan_run(1600, 1600, "scratch", budget=16 * GIB, hr_available=False)
+    assert plan.mode == "scratch" and plan.tiled  # full attention over 2.5 MP would take too long
+
+
+@pytest.mark.parametrize("mode", ["quality", "scratch", "scratch_hr"])
+def test_24_megapixels_fit_a_3_gib_budget_in_tiles(mode):
+    plan = plan_run(4000, 6000, mode, budget=3 * GIB)
+    assert plan.tiled
+    assert plan.peak_bytes + 32 * 24_000_000 <= 3 * GIB
+
+
+def test_estimates_grow_with_size_and_attention():
+    assert estimate_bytes(512, 512, "quality") < estimate_bytes(1024, 1024, "quality")
+    assert estimate_bytes(512, 512, "quality") < estimate_bytes(512, 512, "scratch")
+    assert 1024 * 1024 < MAX_NONLOCAL_PIXELS
+
+
+def test_a_budget_too_small_for_any_tile_is_refused_with_advice():
+    with pytest.raises(InsufficientMemoryError, match=r"6000×4000.*--max-memory"):
+        plan_run(4000, 6000, "quality", budget=100 * 2**20)
+
+
+def test_tiled_bopbtl_equals_whole_when_one_tile_covers_the_photo(pipeline_checkpoints, realworld_dir):
+    """The tiled path itself adds nothing: one tile over the whole photo is the whole-photo result."""
+    from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, torch_networks
+    from oldphoto_cli.registry.manifest import get_model
+    from oldphoto_cli.registry.resolve import resolve_files
+
+    files = resolve_files(
+        get_model("bopbtl"), get_model("bopbtl").keys_for("quality"), pipeline_checkpoints, download=False
+    )
+    pipe = BopbtlPipeline(torch_networks(files, "quality", torch.device("cpu")), "quality")
+    with Image.open(realworld_dir / "old" / "g.png") as img:
+        rgb = np.asarray(img.convert("RGB").resize((160, 120)))
+    whole = pipe.restore(rgb).image
+    tiled = run_tiled(rgb, lambda t, m: pipe._translate(t, m, pipe.networks.mapping), 256, 64)
+    assert np.abs(tiled - whole).max() < 1e-6
