@@ -104,12 +104,15 @@ def _tile_rows(
     v = torch.mm(kb, windows.reshape(WINDOW * WINDOW, channels * count))
     m = torch.bmm(u, v.view(WINDOW * WINDOW, channels, count))  # 36 × O × tiles
     y = torch.mm(m.view(WINDOW * WINDOW, -1).t(), ka.t())  # (O · tiles) × 16
-    out_ch = u.shape[1]
-    y = y.view(out_ch, bottom - top, tiles_w, TILE, TILE).permute(0, 1, 3, 2, 4)
-    y = y.reshape(out_ch, (bottom - top) * TILE, tiles_w * TILE)
-    start = top * TILE
-    stop = min(out.shape[1], bottom * TILE)
-    out[:, start:stop] = y[:, : stop - start, : out.shape[2]]
+    out_ch, rows = u.shape[1], bottom - top
+    y = y.view(out_ch, rows, tiles_w, TILE, TILE).permute(0, 1, 3, 2, 4)  # (O, ty, i, tx, j)
+    start, stop = top * TILE, min(out.shape[1], bottom * TILE)
+    target = out[:, start:stop]
+    if stop - start == rows * TILE and out.shape[2] == tiles_w * TILE:
+        target.view(out_ch, rows, TILE, tiles_w, TILE).copy_(y)  # whole tiles: one copy, no reshape
+    else:
+        y = y.reshape(out_ch, rows * TILE, tiles_w * TILE)
+        target.copy_(y[:, : stop - start, : out.shape[2]])
 
 
 _KERNEL_CACHE: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
