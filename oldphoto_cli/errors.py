@@ -49,3 +49,11 @@ class InsufficientMemoryError(OldPhotoError):
 
 class UnknownModelError(OldPhotoError):
     """A model name that is not in the registry."""
+
+
+class ExportError(OldPhotoError):
+    """A network could not be exported (to ONNX): the message names the file and the cause."""
+
+
+class ProviderUnavailableError(OldPhotoError):
+    """The runtime cannot run on the device asked for (e.g. ONNX Runtime without its CUDA provider)."""

@@ -51,14 +51,17 @@ def scans(realworld_dir: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("flags", "scan", "reference"),
     [
+        (("--exact",), "g.png", "quality_old_g.png"),
+        (("--exact", "--scratch"), "d.png", "scratch_old_w_scratch_d.png"),
+        (("--exact", "--scratch", "--hr"), "d.png", "scratch_hr_old_w_scratch_d.png"),
         ((), "g.png", "quality_old_g.png"),
         (("--scratch",), "d.png", "scratch_old_w_scratch_d.png"),
-        (("--scratch", "--hr"), "d.png", "scratch_hr_old_w_scratch_d.png"),
     ],
 )
 def test_bopbtl_matches_published_pipeline(
     scans, pipeline_checkpoints, reference_dir, tmp_path, flags, scan, reference
 ):
+    """--exact: bit for bit. Default (Winograd on the CPU): the odd pixel one level off, no more."""
     out = tmp_path / f"out_{scan}"
     result = oldphoto(
         "restore", scans / scan, "-o", out, "--model", "bopbtl", "--weights", pipeline_checkpoints,
@@ -66,7 +69,11 @@ def test_bopbtl_matches_published_pipeline(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     expected = rgb(reference_dir / "pipeline" / reference)
-    assert np.array_equal(rgb(out), expected)
+    if "--exact" in flags:
+        assert np.array_equal(rgb(out), expected)
+    else:
+        difference = np.abs(rgb(out) - expected)
+        assert difference.max() <= 1 and (difference > 0).mean() < 0.02
     assert Image.open(out).size == Image.open(scans / scan).size
     mask_file = out.with_name(out.stem + "_mask.png")
     if "--scratch" in flags and "--hr" not in flags:
@@ -96,7 +103,7 @@ def test_given_mask_replaces_detection(scans, pipeline_checkpoints, reference_di
     mask = reference_dir / "pipeline" / "mask_old_w_scratch_d.png"
     result = oldphoto(
         "restore", scans / "d.png", "-o", out, "--model", "bopbtl", "--weights", weights,
-        "--scratch", "--mask", mask, "--upstream-levels",
+        "--scratch", "--mask", mask, "--upstream-levels", "--exact",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert np.array_equal(rgb(out), rgb(reference_dir / "pipeline" / "scratch_old_w_scratch_d.png"))

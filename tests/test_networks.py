@@ -13,6 +13,8 @@ from oldphoto_cli.networks import (
     PatchAttentionMappingNetwork,
     ScratchDetectionUNet,
 )
+from oldphoto_cli.networks.nonlocal_mapping import MaskedNonLocalBlock, attend_full
+from oldphoto_cli.networks.patch_attention import swap_patches, swap_patches_dense
 from oldphoto_cli.registry.checkpoint import load_into
 
 TOLERANCE = 1e-3
@@ -114,3 +116,27 @@ def test_wrong_checkpoint_is_refused_with_the_keys(build, layout, ref_state_dict
         WeightsError, match=r"mapping.pth: does not fit MappingNetwork; missing: model.0.bias.*unexpected: NL"
     ):
         load_into(MappingNetwork(), ref_state_dict(layout["scratch/mapping_net"]), "mapping.pth")
+
+
+@pytest.mark.parametrize("k", [2, 4, 8])
+@pytest.mark.parametrize("size", [(16, 24), (12, 20), (9, 11), (8, 17)])
+def test_dense_patch_swap_equals_the_subset_form(k, size):
+    """The export-friendly swap (every patch against every patch) gives the subset form's result."""
+    g = torch.Generator().manual_seed(k * 100 + size[0])
+    x = torch.randn(1, 6, *size, generator=g)
+    x[..., : size[0] // 2, : size[1] // 2] = 0.5  # ties: identical clean patches, first one wins
+    for density in (0.0, 0.3, 0.7, 1.0):  # nothing damaged, some, most, everything
+        mask = (torch.rand(1, 1, *size, generator=g) < density).float()
+        assert torch.equal(swap_patches_dense(x, mask, k), swap_patches(x.clone(), mask, k))
+
+
+def test_full_attention_equals_row_blocks():
+    """The export form of the masked non-local attention (one full matrix) equals the row blocks."""
+    g = torch.Generator().manual_seed(3)
+    b, n, c = 1, 20 * 28, 16
+    queries, values = torch.randn(b, n, c, generator=g), torch.randn(b, n, c, generator=g)
+    keys = torch.randn(b, c, n, generator=g)
+    valid = (torch.rand(b, 1, n, generator=g) > 0.3).float()
+    block = MaskedNonLocalBlock(c, chunk_bytes=4 * n * 7)  # seven rows per block
+    blocks = block._attend(queries, keys, values, valid)
+    assert (attend_full(queries, keys, values, valid) - blocks).abs().max().item() < 1e-5

@@ -14,7 +14,8 @@ class BackendSettings:
     """Choices that shape how a backend is built; fixed for a whole batch.
 
     ``given_masks``: the caller supplies a scratch mask for every photo, so a backend need not load
-    (or download) its detector.
+    (or download) its detector. ``runtime``: what runs the networks, ``torch`` or ``onnx`` (ONNX
+    Runtime); backends without networks ignore it.
     """
 
     scratch: bool = False
@@ -23,6 +24,9 @@ class BackendSettings:
     device: str = "auto"
     upstream_levels: bool = False
     given_masks: bool = False
+    runtime: str = "torch"
+    max_memory: int | None = None  # cap on the process's resident bytes; None = 80 % of free memory
+    exact: bool = False  # direct convolutions: bit-for-bit the published arithmetic, slower on a CPU
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class Restoration:
 
 class Backend(Protocol):
     name: str
+    #: What runs the networks, for the CLI to report (``onnx (CPUExecutionProvider)``); None when
+    #: the backend has no networks.
+    runtime_label: str | None
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Restoration:
         """Restore an H×W×3 uint8 photo; ``mask`` (H×W bool, True = damaged) replaces detection."""

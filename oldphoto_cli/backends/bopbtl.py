@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from oldphoto_cli.backends.base import BackendSettings, Restoration
-from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, mode_for, torch_networks
+from oldphoto_cli.errors import OldPhotoError, WeightsError
+from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, StageOneNetworks, mode_for, torch_networks
 from oldphoto_cli.pipeline.levels import to_uint8
 from oldphoto_cli.registry.manifest import get_model
 from oldphoto_cli.registry.resolve import resolve_files
@@ -26,12 +29,38 @@ class BopbtlBackend:
     def __init__(self, settings: BackendSettings) -> None:
         files = resolve_files(get_model(MODEL_NAME), required_keys(settings), settings.weights_dir)
         self.mode = mode_for(settings.scratch, settings.hr)
+        if self.mode == "scratch" and settings.runtime == "torch":
+            files.update(patch_attention_if_present(settings))
         self.upstream_levels = settings.upstream_levels
-        networks = torch_networks(
-            files, self.mode, pick_device(settings.device), need_detector=not settings.given_masks
-        )
-        self.pipeline = BopbtlPipeline(networks, self.mode)
+        networks, self.runtime_label = build_networks(files, self.mode, settings)
+        self.pipeline = BopbtlPipeline(networks, self.mode, settings.max_memory)
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Restoration:
         result = self.pipeline.restore(rgb, mask)
         return Restoration(to_uint8(result.image, upstream_levels=self.upstream_levels), result.mask)
+
+
+def patch_attention_if_present(settings: BackendSettings) -> dict[str, Path]:
+    """The patch-attention checkpoint if it is already here (it is not on the Hub): with it, the
+    planner can repair scans too large for full attention without cutting them into tiles."""
+    try:
+        return resolve_files(get_model(MODEL_NAME), ["mapping_hr"], settings.weights_dir, download=False)
+    except WeightsError:
+        return {}
+
+
+def build_networks(
+    files: dict[str, Path], mode: str, settings: BackendSettings
+) -> tuple[StageOneNetworks, str]:
+    """The mode's engines on the chosen runtime, and a label saying what runs them."""
+    need_detector = not settings.given_masks
+    if settings.runtime == "onnx":
+        from oldphoto_cli.export.stage_one_onnx import active_providers, onnx_networks
+
+        networks = onnx_networks(files, mode, settings.device, need_detector)
+        return networks, f"onnx ({', '.join(active_providers(networks))})"
+    if settings.runtime != "torch":
+        raise OldPhotoError(f"unknown runtime {settings.runtime!r}; choose torch or onnx")
+    device = pick_device(settings.device)
+    networks = torch_networks(files, mode, device, need_detector, accelerate=not settings.exact)
+    return networks, f"torch ({device}{', exact' if settings.exact else ''})"

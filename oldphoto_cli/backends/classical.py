@@ -10,6 +10,7 @@ from oldphoto_cli.classical import restore_classical
 
 class ClassicalBackend:
     name = "classical"
+    runtime_label = None  # no networks: --runtime does not apply
 
     def __init__(self, settings: BackendSettings) -> None:
         self.scratch = settings.scratch

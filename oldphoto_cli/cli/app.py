@@ -12,10 +12,12 @@ from typing import Annotated
 import typer
 
 from oldphoto_cli import __version__
+from oldphoto_cli.cli.bench import bench_command
 from oldphoto_cli.cli.console import DebugFlag, err
 from oldphoto_cli.cli.degrade import degrade_command
 from oldphoto_cli.cli.download import download_command
 from oldphoto_cli.cli.evaluate import evaluate_command
+from oldphoto_cli.cli.export import export_command
 from oldphoto_cli.cli.models import models_command
 from oldphoto_cli.cli.restore import restore_command
 
@@ -31,6 +33,8 @@ app.command("download")(download_command)
 app.command("models")(models_command)
 app.command("degrade")(degrade_command)
 app.command("evaluate")(evaluate_command)
+app.command("export")(export_command)
+app.command("bench")(bench_command)
 
 
 def _version(value: bool) -> None:

@@ -10,3 +10,5 @@ from oldphoto_cli.runtime.device import DEVICE_CHOICES
 # would import the backends, and with them torch, before --help could answer.
 ModelChoice = Enum("ModelChoice", {name: name for name in ("auto", "bopbtl", "classical")}, type=str)
 DeviceChoice = Enum("DeviceChoice", {name: name for name in DEVICE_CHOICES}, type=str)
+RuntimeChoice = Enum("RuntimeChoice", {name: name for name in ("torch", "onnx")}, type=str)
+ExportFormat = Enum("ExportFormat", {name: name for name in ("onnx",)}, type=str)

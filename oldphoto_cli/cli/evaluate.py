@@ -28,12 +28,12 @@ def evaluate_command(
         typer.Option(
             "--model",
             "-m",
-            help="Comma-separated backends [default: classical, plus bopbtl if its weights are here].",
+            help="Comma-separated backends (default: classical, plus bopbtl if its weights are here).",
         ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Report folder [default: DATASET_evaluation beside it]."),
+        typer.Option("-o", "--output", help="Report folder (default: DATASET_evaluation beside it)."),
     ] = None,
     no_reference: Annotated[
         bool, typer.Option("--no-reference", help="Real photos without originals: no-reference scores only.")
@@ -47,7 +47,7 @@ def evaluate_command(
         Path | None,
         typer.Option(
             envvar="OLDPHOTO_NIQE_PARAMS",
-            help="NIQE pristine parameters (.npz) [default: the copy in an installed basicsr].",
+            help="NIQE pristine parameters (.npz) (default: the copy in an installed basicsr).",
         ),
     ] = None,
     weights: Annotated[

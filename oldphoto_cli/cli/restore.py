@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from oldphoto_cli.cli.choices import DeviceChoice, ModelChoice
+from oldphoto_cli.cli.choices import DeviceChoice, ModelChoice, RuntimeChoice
 from oldphoto_cli.cli.console import DebugFlag, err, out
 
 
@@ -16,7 +16,7 @@ def restore_command(
     output: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--output", help="Output file or folder [default: NAME_restored beside the input]."
+            "-o", "--output", help="Output file or folder (default: NAME_restored beside the input)."
         ),
     ] = None,
     model: Annotated[
@@ -44,6 +44,24 @@ def restore_command(
         ),
     ] = None,
     device: Annotated[DeviceChoice, typer.Option(help="Where the networks run.")] = DeviceChoice.auto,
+    runtime: Annotated[
+        RuntimeChoice,
+        typer.Option(help="What runs the networks: PyTorch, or ONNX Runtime (exported on first use)."),
+    ] = RuntimeChoice.torch,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Cap on memory, e.g. 4G: larger photos are restored in tiles (default: 80 percent of free memory)."
+        ),
+    ] = None,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="Direct convolutions: bit-for-bit the published arithmetic (default: Winograd on CPU, "
+            "within 1 level, faster).",
+        ),
+    ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace outputs that already exist.")
     ] = False,
@@ -68,11 +86,30 @@ def restore_command(
         device=device.value,
         upstream_levels=upstream_levels,
         given_masks=mask is not None,
+        runtime=runtime.value,
+        max_memory=memory_cap(max_memory),
+        exact=exact,
     )
     backend = create_backend(model.value, settings)
     err.print(f"model: {backend.name}" + (" (scratch repair)" if settings.scratch else ""))
+    if backend.runtime_label is not None:
+        err.print(f"runtime: {backend.runtime_label}")
+    elif runtime is not RuntimeChoice.torch:
+        err.print(f"note: {backend.name} has no networks; --runtime {runtime.value} does not apply")
     outcomes = run_with_progress(jobs, backend, mask_lookup(input, mask), save_mask, debug)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
     if not outcomes:
         out.print("no images found")
+
+
+def memory_cap(text: str | None) -> int | None:
+    """``--max-memory`` in bytes; a bad value is a usage error naming the option."""
+    from oldphoto_cli.runtime.memory import parse_size
+
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--max-memory") from None

@@ -8,6 +8,9 @@ original ones.
 The attention matrix has (H·W)² entries. Its rows are independent (softmax, masking and the L1
 renormalisation are all per row), so it is computed in blocks of rows: the result is the same as the
 published full-matrix computation, but the memory is ``rows_per_chunk × H·W`` instead of ``(H·W)²``.
+The block size depends on the tensor's shape, which a traced ONNX graph cannot follow; under
+``torch.onnx.export`` the block computes the full matrix in one go (the same arithmetic), so the
+exported graph serves every height and width.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class MaskedNonLocalBlock(nn.Module):
         self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, valid: torch.Tensor
     ) -> torch.Tensor:
         """softmax(QK) · valid, L1-renormalised per row, times V; computed a block of rows at a time."""
+        if torch.onnx.is_in_onnx_export():
+            return attend_full(queries, keys, values, valid)
         n = keys.shape[-1]
         rows = max(1, min(queries.shape[1], self.chunk_bytes // (4 * n * max(1, queries.shape[0]))))
         out = torch.empty_like(values)
@@ -70,6 +75,17 @@ class MaskedNonLocalBlock(nn.Module):
             weights = F.normalize(weights, p=1, dim=2)
             out[:, start : start + rows] = torch.matmul(weights, values)
         return out
+
+
+def attend_full(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    """The published full-matrix form of ``MaskedNonLocalBlock._attend``: (H·W)² entries at once.
+
+    Used for ONNX export only, where a loop sized from the input shape cannot be traced.
+    """
+    weights = F.softmax(torch.matmul(queries, keys), dim=2) * valid
+    return torch.matmul(F.normalize(weights, p=1, dim=2), values)
 
 
 class NonLocalMappingNetwork(nn.Module):

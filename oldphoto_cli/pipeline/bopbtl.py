@@ -71,6 +71,7 @@ class StageOneNetworks:
     decode: Engine
     detect: Engine | None
     hr_mapping: Engine | None = None  # patch attention, for scratch-mode scans too big for full attention
+    blocked_attention: bool = True  # False when the runtime (ONNX) holds the whole attention matrix
 
 
 def stage_one_modules(mode: str, need_detector: bool = True) -> dict[str, torch.nn.Module]:
@@ -98,9 +99,17 @@ def vae_b_key(mode: str) -> str:
 
 
 def torch_networks(
-    files: dict[str, Path], mode: str, device: torch.device, need_detector: bool = True
+    files: dict[str, Path],
+    mode: str,
+    device: torch.device,
+    need_detector: bool = True,
+    accelerate: bool = True,
 ) -> StageOneNetworks:
-    """Load the checkpoints once; the engines are reused for every photo of a batch."""
+    """Load the checkpoints once; the engines are reused for every photo of a batch.
+
+    ``accelerate=False`` keeps direct convolutions (see TorchEngine): bit-for-bit the published
+    arithmetic, slower on a CPU.
+    """
     loaded = {
         key: load_checkpoint(module, files[key])
         for key, module in stage_one_modules(mode, need_detector).items()
@@ -109,12 +118,12 @@ def torch_networks(
     hr_mapping = None
     if mode == "scratch" and "mapping_hr" in files:
         hr_module = load_checkpoint(PatchAttentionMappingNetwork(), files["mapping_hr"])
-        hr_mapping = TorchEngine("mapping_hr", hr_module, device)
+        hr_mapping = TorchEngine("mapping_hr", hr_module, device, accelerate)
     return StageOneNetworks(
-        encode=TorchEngine("vae_a_encoder", loaded["vae_a_quality"].encoder, device),
-        mapping=TorchEngine(MAPPING_KEYS[mode], loaded[MAPPING_KEYS[mode]], device),
-        decode=TorchEngine("vae_b_decoder", loaded[vae_b_key(mode)].decoder, device),
-        detect=TorchEngine("detection", detector, device) if detector is not None else None,
+        encode=TorchEngine("vae_a_encoder", loaded["vae_a_quality"].encoder, device, accelerate),
+        mapping=TorchEngine(MAPPING_KEYS[mode], loaded[MAPPING_KEYS[mode]], device, accelerate),
+        decode=TorchEngine("vae_b_decoder", loaded[vae_b_key(mode)].decoder, device, accelerate),
+        detect=TorchEngine("detection", detector, device, accelerate) if detector is not None else None,
         hr_mapping=hr_mapping,
     )
 
@@ -143,7 +152,12 @@ class BopbtlPipeline:
     def plan(self, height: int, width: int) -> RunPlan:
         """How a ``height × width`` photo will run, within the memory budget as it is now."""
         return plan_run(
-            height, width, self.mode, run_budget(self.max_memory), self.networks.hr_mapping is not None
+            height,
+            width,
+            self.mode,
+            run_budget(self.max_memory),
+            hr_available=self.networks.hr_mapping is not None,
+            blocked_attention=self.networks.blocked_attention,
         )
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> StageOneResult:

@@ -44,26 +44,37 @@ class RunPlan:
         return self.tile is not None
 
 
-def estimate_bytes(height: int, width: int, mode: str) -> int:
-    """Working memory of one stage-1 pass over a ``height × width`` region, on top of the weights."""
+def estimate_bytes(height: int, width: int, mode: str, blocked_attention: bool = True) -> int:
+    """Working memory of one stage-1 pass over a ``height × width`` region, on top of the weights.
+
+    ``blocked_attention=False`` for runtimes that hold the whole attention matrix (ONNX).
+    """
     pixels = height * width
     latent = (height // 4) * (width // 4)
     total = FIXED_BYTES + ACTIVATION_BYTES_PER_PIXEL * pixels
     if mode == "scratch":
-        total += 3 * min(ATTENTION_CHUNK_BYTES, 4 * latent * latent)
+        matrix = 4 * latent * latent
+        total += 3 * (min(ATTENTION_CHUNK_BYTES, matrix) if blocked_attention else matrix)
     elif mode == "scratch_hr":
         total += latent * latent // 4  # similarity of damaged to clean patches, at worst
     return total
 
 
-def plan_run(height: int, width: int, mode: str, budget: int, hr_available: bool = False) -> RunPlan:
+def plan_run(
+    height: int,
+    width: int,
+    mode: str,
+    budget: int,
+    hr_available: bool = False,
+    blocked_attention: bool = True,
+) -> RunPlan:
     """The most faithful way to run ``mode`` on this size whose estimate fits in ``budget`` bytes.
 
     ``budget`` is what the run may add to the memory already in use (weights, runtime).
     """
     pixels = height * width
     usable = budget - WHOLE_IMAGE_BYTES_PER_PIXEL * pixels
-    whole = estimate_bytes(height, width, mode)
+    whole = estimate_bytes(height, width, mode, blocked_attention)
     too_slow = mode == "scratch" and pixels > MAX_NONLOCAL_PIXELS
     if whole <= usable and not too_slow:
         return RunPlan(mode, None, whole, "whole image")
@@ -71,20 +82,22 @@ def plan_run(height: int, width: int, mode: str, budget: int, hr_available: bool
         patch = estimate_bytes(height, width, "scratch_hr")
         if patch <= usable:
             return RunPlan("scratch_hr", None, patch, "whole image, patch attention")
-    tile = _largest_tile(mode, usable)
+    tile = _largest_tile(mode, usable, blocked_attention)
     if tile is None:
-        need = WHOLE_IMAGE_BYTES_PER_PIXEL * pixels + estimate_bytes(MIN_TILE, MIN_TILE, mode)
+        need = WHOLE_IMAGE_BYTES_PER_PIXEL * pixels + estimate_bytes(
+            MIN_TILE, MIN_TILE, mode, blocked_attention
+        )
         raise InsufficientMemoryError(
             f"restoring a {width}×{height} photo needs at least {format_bytes(need)} more memory, "
             f"but the budget allows {format_bytes(max(budget, 0))}; raise --max-memory or free memory"
         )
     why = "full attention would be too slow" if too_slow and whole <= usable else "memory"
-    return RunPlan(mode, tile, estimate_bytes(tile, tile, mode), f"tiles ({why})")
+    return RunPlan(mode, tile, estimate_bytes(tile, tile, mode, blocked_attention), f"tiles ({why})")
 
 
-def _largest_tile(mode: str, usable: int) -> int | None:
+def _largest_tile(mode: str, usable: int, blocked_attention: bool) -> int | None:
     """The largest tile side (a multiple of 64, at most MAX_TILE) whose estimate fits."""
     for side in range(MAX_TILE[mode], MIN_TILE - 1, -64):
-        if estimate_bytes(side, side, mode) <= usable:
+        if estimate_bytes(side, side, mode, blocked_attention) <= usable:
             return side
     return None

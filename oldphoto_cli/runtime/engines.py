@@ -12,6 +12,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from oldphoto_cli.runtime.allocator import retain_freed_memory
 from oldphoto_cli.runtime.winograd import accelerate_convolutions
 
 
@@ -26,8 +27,9 @@ class Engine(Protocol):
 class TorchEngine:
     """A loaded ``nn.Module`` on a device, in eval mode; inputs are moved to that device.
 
-    On the CPU its 3×3 convolutions are swapped for Winograd ones (runtime/winograd.py), which
-    compute the same values with a quarter of the multiplies; ``accelerate=False`` keeps them direct.
+    On the CPU its wide 3×3 convolutions are swapped for Winograd ones (runtime/winograd.py),
+    which compute the same values with a quarter of the multiplies, and freed memory is kept for
+    reuse (runtime/allocator.py); ``accelerate=False`` leaves both alone.
     """
 
     def __init__(self, name: str, module: nn.Module, device: torch.device, accelerate: bool = True) -> None:
@@ -36,6 +38,7 @@ class TorchEngine:
         self.device = device
         if accelerate and device.type == "cpu":
             accelerate_convolutions(self.module)
+            retain_freed_memory()
 
     @torch.inference_mode()
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
