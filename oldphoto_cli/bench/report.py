@@ -43,37 +43,19 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def results_table(results: list[CaseResult]) -> Table:
     table = Table(title="oldphoto bench")
-    for column in (
-        "model",
-        "runtime",
-        "device",
-        "mode",
-        "size",
-        "MP",
-        "load s",
-        "restore s",
-        "MP/s",
-        "peak RSS",
-        "plan",
-    ):
-        table.add_column(
-            column, justify="right" if column in {"MP", "load s", "restore s", "MP/s"} else "left"
-        )
+    for column in ("case", "size", "MP", "load s", "restore s", "MP/s", "peak RSS", "plan"):
+        table.add_column(column, justify="left" if column in {"case", "plan"} else "right")
     for r in results:
         c = r.case
-        plan = r.error or ("-" if r.plan is None else _plan_text(r.plan))
         table.add_row(
-            r.backend or c.model,
-            c.runtime,
-            c.device,
-            c.mode,
+            f"{r.backend or c.model} {c.runtime} {c.device} {c.mode}",
             f"{c.width}×{c.height}",
             _fmt(c.megapixels),
             _fmt(r.load_s, 1),
             _fmt(r.restore_s, 1),
             _fmt(r.megapixels_per_s, 3),
             "-" if r.peak_rss_bytes is None else format_bytes(r.peak_rss_bytes),
-            plan,
+            r.error or ("-" if r.plan is None else _plan_text(r.plan)),
         )
     return table
 

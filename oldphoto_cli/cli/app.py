@@ -52,15 +52,24 @@ def root(
     """Bring damaged photo prints back to life."""
 
 
-def main() -> None:
+def _click_exceptions() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(usage errors, aborts) from click and from the copy of click that typer ≥ 0.29 vendors."""
     import click
+
+    usage = {click.ClickException} | {c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"}
+    aborts = {click.exceptions.Abort, typer.Abort}
+    return tuple(usage), tuple(aborts)
+
+
+def main() -> None:
     from rich.text import Text
 
     from oldphoto_cli.errors import OldPhotoError
 
+    usage_errors, aborts = _click_exceptions()
     try:
         status = app(standalone_mode=False)
-    except click.ClickException as exc:  # bad usage: click's own message and status 2
+    except usage_errors as exc:  # bad usage: click's own message and status 2
         exc.show()
         raise SystemExit(exc.exit_code) from None
     except OldPhotoError as exc:
@@ -68,7 +77,7 @@ def main() -> None:
             raise
         err.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
         raise SystemExit(2) from None
-    except click.exceptions.Abort:
+    except aborts:
         err.print("aborted")
         raise SystemExit(130) from None
     except KeyboardInterrupt:

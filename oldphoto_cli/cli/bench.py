@@ -100,9 +100,9 @@ def bench_command(
                             device=_split(device)[0],
                         )
                     )
-    out.print(results_table(results))
+    out.print(results_table(results), width=max(out.width, 120))
     if comparisons:
-        out.print(comparison_table(comparisons))
+        out.print(comparison_table(comparisons), width=max(out.width, 120))
     if json_out:
         json_out.write_text(json.dumps(report_json(results, comparisons), indent=2) + "\n", encoding="utf-8")
         err.print(f"wrote {json_out}")

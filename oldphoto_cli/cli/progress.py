@@ -26,9 +26,23 @@ def run_with_progress(
                 progress.console.print(line, soft_wrap=True)
             progress.advance(task)
 
+        follow_tiles(backend, progress)
         outcomes = run_batch(jobs, backend, options, report)
     print_summary(outcomes)
     return outcomes
+
+
+def follow_tiles(backend: Backend, progress: Progress) -> None:
+    """A second bar for the tiles of a large scan, for backends that run in tiles."""
+    pipeline = getattr(backend, "pipeline", None)
+    if pipeline is None or not hasattr(pipeline, "on_tile"):
+        return
+    task = progress.add_task("  tiles", total=None, visible=False)
+
+    def on_tile(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total, visible=done < total)
+
+    pipeline.on_tile = on_tile
 
 
 def print_summary(outcomes: list[Outcome]) -> None:

@@ -71,7 +71,9 @@ def winograd_conv3x3(
     tiles_h, tiles_w = -(-out_h // TILE), -(-out_w // TILE)
     pad_bottom = tiles_h * TILE + 2 - height - padding
     pad_right = tiles_w * TILE + 2 - width - padding
-    x = F.pad(x, (padding, pad_right, padding, pad_bottom)).contiguous()
+    if padding or pad_right or pad_bottom:  # after a reflection pad the tiles often fit already
+        x = F.pad(x, (padding, pad_right, padding, pad_bottom))
+    x = x.contiguous()
     out = torch.empty(n, u.shape[1], out_h, out_w, dtype=x.dtype, device=x.device)
     rows = max(1, CHUNK_BYTES // (4 * WINDOW * WINDOW * channels * tiles_w))
     kb, ka = _kernels(x.dtype, x.device)

@@ -1,0 +1,102 @@
+"""``oldphoto bench`` and the memory cap, end to end through the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from oldphoto_cli.pipeline import bopbtl
+
+
+def oldphoto(*args: str | Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "oldphoto_cli", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def test_bench_reports_speed_and_memory_per_case(pipeline_checkpoints, tmp_path):
+    report = tmp_path / "bench.json"
+    result = oldphoto(
+        "bench", "--model", "bopbtl,classical", "--mode", "quality", "--sizes", "64,96x48",
+        "--weights", pipeline_checkpoints, "--json", report, "--workdir", tmp_path / "work",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(report.read_text())
+    assert data["machine"]["cores"] >= 1 and data["machine"]["torch"]
+    cases = {(r["case"]["model"], r["case"]["width"], r["case"]["height"]): r for r in data["results"]}
+    assert set(cases) == {
+        ("bopbtl", 64, 64),
+        ("bopbtl", 96, 48),
+        ("classical", 64, 64),
+        ("classical", 96, 48),
+    }
+    for r in cases.values():
+        assert r["error"] is None
+        assert r["restore_s"] > 0 and r["megapixels_per_s"] > 0
+        assert r["peak_rss_bytes"] > 50 * 2**20  # a whole interpreter with torch, measured in its own process
+    assert cases[("bopbtl", 64, 64)]["plan"] == {"mode": "quality", "tile": None, "reason": "whole image"}
+    assert "oldphoto bench" in result.stdout
+
+
+def test_bench_versus_times_both_commands_end_to_end(pipeline_checkpoints, tmp_path):
+    report = tmp_path / "bench.json"
+    other = (
+        f'{sys.executable} -c "import shutil,sys; shutil.copy(sys.argv[1], sys.argv[2])" {{input}} {{output}}'
+    )
+    result = oldphoto(
+        "bench", "--model", "bopbtl", "--mode", "quality", "--sizes", "64",
+        "--weights", pipeline_checkpoints, "--json", report, "--versus", other, "--workdir", tmp_path / "work",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (comparison,) = json.loads(report.read_text())["comparisons"]
+    assert comparison["ours_s"] > 0 and comparison["theirs_s"] > 0
+    assert comparison["speedup"] == comparison["theirs_s"] / comparison["ours_s"]
+    assert (tmp_path / "work" / "ours_quality_bench_64x64.png").exists()
+
+
+def test_bad_sizes_and_memory_caps_are_usage_errors(tmp_path):
+    for args in (("bench", "--sizes", "big"), ("restore", tmp_path, "--max-memory", "lots")):
+        result = oldphoto(*args)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+
+
+def test_a_cap_below_what_is_loaded_fails_the_file_with_advice(pipeline_checkpoints, realworld_dir, tmp_path):
+    src = tmp_path / "g.png"
+    Image.open(realworld_dir / "old" / "g.png").convert("RGB").save(src)
+    result = oldphoto(
+        "restore", src, "-o", tmp_path / "out.png", "--model", "bopbtl", "--weights", pipeline_checkpoints,
+        "--max-memory", "100M",
+    )  # fmt: skip
+    assert result.returncode == 1  # that photo failed, with its name and the reason
+    assert "g.png" in result.stderr and "--max-memory" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_tight_budget_restores_in_tiles(pipeline_checkpoints, realworld_dir, monkeypatch):
+    from oldphoto_cli.registry.manifest import get_model
+    from oldphoto_cli.registry.resolve import resolve_files
+
+    files = resolve_files(get_model("bopbtl"), get_model("bopbtl").keys_for("scratch"), pipeline_checkpoints)
+    pipe = bopbtl.BopbtlPipeline(bopbtl.torch_networks(files, "scratch", torch.device("cpu")), "scratch")
+    monkeypatch.setattr(bopbtl, "run_budget", lambda cap: 400 * 2**20)  # room for small tiles only
+    tiles: list[tuple[int, int]] = []
+    pipe.on_tile = lambda done, total: tiles.append((done, total))
+    rgb = np.asarray(Image.open(realworld_dir / "old_w_scratch" / "d.png").convert("RGB"))
+    result = pipe.restore(rgb)
+    assert pipe.last_plan is not None and pipe.last_plan.tiled
+    assert tiles[-1][0] == tiles[-1][1] > 1
+    assert result.image.shape == rgb.shape and np.isfinite(result.image).all()
+    assert result.mask is not None and result.mask.shape == rgb.shape[:2] and result.mask.any()
