@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from oldphoto_cli.cli.evaluate import evaluate_command
 from oldphoto_cli.evaluate import niqe as niqe_module
+from oldphoto_cli.evaluate.brisque import find_brisque_model
 from oldphoto_cli.evaluate.metrics import MaskCounts, luma, mask_counts, psnr, ssim
 from oldphoto_cli.evaluate.noreference import colourfulness, dynamic_range, noise_sigma, sharpness
 
@@ -245,7 +246,9 @@ def test_no_reference_on_a_folder(tmp_path: Path) -> None:
     for row in data["images"]:
         assert {"niqe", "noise_sigma", "sharpness", "colourfulness", "dynamic_range"} <= row.keys()
         assert math.isfinite(row["niqe"])
-    assert any("BRISQUE" in note for note in data["notes"])
+    brisque_found = find_brisque_model() is not None
+    assert any("BRISQUE" in note for note in data["notes"]) != brisque_found
+    assert all((row["brisque"] is not None) == brisque_found for row in data["images"])
     # The restoration removes the added grain: the estimate drops.
     means = {r["backend"]: r for r in data["means"]}
     assert means["classical"]["noise_sigma"] < means["input"]["noise_sigma"]
@@ -270,3 +273,35 @@ def test_python_m_oldphoto_evaluate(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "set_evaluation" / "results.json").is_file()
     assert "classical" in run.stdout
+
+
+@pytest.fixture()
+def brisque_model():
+    model = find_brisque_model()
+    if model is None:
+        pytest.skip("BRISQUE model files not installed (Debian/Ubuntu: apt install opencv-data)")
+    return model
+
+
+def test_brisque_ranks_a_real_scan_above_its_blurred_and_noisy_copies(
+    brisque_model, realworld_dir: Path
+) -> None:
+    import cv2
+
+    from oldphoto_cli.evaluate.brisque import brisque
+
+    scan = np.asarray(Image.open(realworld_dir / "old" / "g.png").convert("RGB"))
+    blurred = cv2.GaussianBlur(scan, (0, 0), 3)
+    noisy = np.clip(scan + np.random.default_rng(0).normal(0, 20, scan.shape), 0, 255).astype(np.uint8)
+    clean_score = brisque(scan, brisque_model)
+    assert 0 < clean_score < brisque(blurred, brisque_model)
+    assert clean_score < brisque(noisy, brisque_model)
+    assert brisque(scan, brisque_model) == clean_score  # deterministic
+
+
+def test_a_brisque_folder_without_the_model_is_refused(tmp_path: Path) -> None:
+    from oldphoto_cli.errors import OldPhotoError
+
+    photos = _make_dataset(tmp_path / "set", count=1) / "degraded"
+    with pytest.raises(OldPhotoError, match="brisque_model_live.yml"):
+        _invoke(str(photos), "--no-reference", "-m", "classical", "--brisque-model", str(tmp_path))

@@ -50,6 +50,13 @@ def evaluate_command(
             help="NIQE pristine parameters (.npz) (default: the copy in an installed basicsr).",
         ),
     ] = None,
+    brisque_model: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="OLDPHOTO_BRISQUE_MODEL",
+            help="Folder with OpenCV's BRISQUE model files (default: Debian's opencv-data, if installed).",
+        ),
+    ] = None,
     weights: Annotated[
         Path | None,
         typer.Option(envvar="OLDPHOTO_WEIGHTS", help="Local folder with the checkpoints."),
@@ -67,7 +74,13 @@ def evaluate_command(
     models = _model_list(model) if model else available_models(settings)
     samples = _samples(dataset, no_reference, report_dir)
     options = EvalOptions(
-        report_dir, settings, no_reference, _niqe_model(niqe_params, no_reference), grid_rows, grid_height
+        report_dir,
+        settings,
+        no_reference,
+        _niqe_model(niqe_params, no_reference),
+        _brisque_model(brisque_model, no_reference),
+        grid_rows,
+        grid_height,
     )
     evaluation = _run(samples, models, options)
     _write_reports(evaluation, options, dataset, models)
@@ -125,6 +138,19 @@ def _niqe_model(path: Path | None, no_reference: bool):
         raise OldPhotoError(str(exc)) from exc
 
 
+def _brisque_model(folder: Path | None, no_reference: bool):
+    """BRISQUE's model files when scoring without reference; a folder given must hold them."""
+    from oldphoto_cli.errors import OldPhotoError
+    from oldphoto_cli.evaluate.brisque import find_brisque_model
+
+    if not no_reference:
+        return None
+    try:
+        return find_brisque_model(folder)
+    except FileNotFoundError as exc:
+        raise OldPhotoError(str(exc)) from exc
+
+
 def _run(samples: list[Sample], models: list[str], options: EvalOptions) -> Evaluation:
     """The evaluation loop under a progress bar over photos × backends, on stderr."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -147,19 +173,21 @@ def _run(samples: list[Sample], models: list[str], options: EvalOptions) -> Eval
 def _write_reports(evaluation: Evaluation, options: EvalOptions, dataset: Path, models: list[str]) -> None:
     """results.json, results.csv, grid.jpg, then the table and notes on the terminal."""
     from oldphoto_cli.evaluate import report
+    from oldphoto_cli.evaluate.brisque import UNAVAILABLE as BRISQUE_UNAVAILABLE
     from oldphoto_cli.evaluate.grid import make_grid, save_grid
-    from oldphoto_cli.evaluate.noreference import BRISQUE_NOTE
     from oldphoto_cli.evaluate.runner import INPUT, TRUTH
 
     if options.no_reference:
-        evaluation.notes.append(BRISQUE_NOTE)
+        if options.brisque_model is None:
+            evaluation.notes.append(BRISQUE_UNAVAILABLE)
         if options.niqe_model is None:
             evaluation.notes.append(
                 "NIQE unavailable: no pristine parameters (install basicsr or --niqe-params)"
             )
     meta = {"dataset": str(dataset), "mode": "no-reference" if options.no_reference else "full-reference",
             "scratch": options.settings.scratch, "requested": models,
-            "niqe_params": str(options.niqe_model.source) if options.niqe_model else None}  # fmt: skip
+            "niqe_params": str(options.niqe_model.source) if options.niqe_model else None,
+            "brisque_model": str(options.brisque_model.source) if options.brisque_model else None}  # fmt: skip
     report.write_text(options.report_dir / "results.json", report.results_json(evaluation, meta))
     report.write_text(options.report_dir / "results.csv", report.results_csv(evaluation))
     if evaluation.grid:

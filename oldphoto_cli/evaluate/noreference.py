@@ -1,9 +1,8 @@
 """No-reference scores, for real photos that have no clean original to compare with.
 
-NIQE (see ``niqe``) is the one learned score, and only when its pristine parameters are at hand.
-BRISQUE is not offered: OpenCV implements it only in the contrib ``quality`` module, with model
-files this package cannot install. Whatever is available, four simple indicators are always
-reported, each cheap, deterministic and easy to read:
+Two learned scores, each when its model files are at hand: NIQE (see ``niqe``) and BRISQUE (see
+``brisque``). Whatever is available, four simple indicators are always reported, each cheap,
+deterministic and easy to read:
 
 - ``noise_sigma``: Immerkær's fast noise estimate (1996) on luma, in grey levels; grain and
   sensor noise raise it, denoising lowers it (over-smoothing too, so read it with sharpness).
@@ -22,10 +21,10 @@ import math
 import cv2
 import numpy as np
 
+from oldphoto_cli.evaluate.brisque import BrisqueModel, brisque
 from oldphoto_cli.evaluate.metrics import luma
 from oldphoto_cli.evaluate.niqe import NiqeModel, niqe
 
-BRISQUE_NOTE = "BRISQUE unavailable: it needs OpenCV's contrib quality module and its model files"
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
 
 
@@ -57,10 +56,13 @@ def dynamic_range(rgb: np.ndarray) -> float:
     return float(high - low)
 
 
-def no_reference_scores(rgb: np.ndarray, model: NiqeModel | None) -> dict[str, float | None]:
-    """Every no-reference score of one photo, by report column; ``niqe`` is None without a model."""
+def no_reference_scores(
+    rgb: np.ndarray, model: NiqeModel | None, brisque_model: BrisqueModel | None = None
+) -> dict[str, float | None]:
+    """Every no-reference score of one photo, by report column; a learned score is None without its model."""
     return {
         "niqe": niqe(rgb, model) if model is not None else None,
+        "brisque": brisque(rgb, brisque_model) if brisque_model is not None else None,
         "noise_sigma": noise_sigma(rgb),
         "sharpness": sharpness(rgb),
         "colourfulness": colourfulness(rgb),

@@ -31,7 +31,7 @@ _MAX_COLUMNS = ("peak_mib",)
 _COUNT_COLUMNS = ("mask_tp", "mask_fp", "mask_fn")
 TABLE_COLUMNS = (
     "psnr", "psnr_y", "ssim", "ssim_y", "lpips", "fid", "mask_precision", "mask_recall", "mask_iou",
-    "niqe", "noise_sigma", "sharpness", "colourfulness", "dynamic_range", "seconds", "peak_mib",
+    "niqe", "brisque", "noise_sigma", "sharpness", "colourfulness", "dynamic_range", "seconds", "peak_mib",
 )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from oldphoto_cli.backends import Backend, BackendSettings, Restoration, create_backend
 from oldphoto_cli.errors import OldPhotoError
 from oldphoto_cli.evaluate import perceptual
+from oldphoto_cli.evaluate.brisque import BrisqueModel
 from oldphoto_cli.evaluate.dataset import Sample
 from oldphoto_cli.evaluate.grid import thumbnail
 from oldphoto_cli.evaluate.measure import measure
@@ -39,6 +40,7 @@ class EvalOptions:
     settings: BackendSettings
     no_reference: bool = False
     niqe_model: NiqeModel | None = None
+    brisque_model: BrisqueModel | None = None
     grid_rows: int = 8
     grid_height: int = 256
 
@@ -105,7 +107,13 @@ def _input_rows(samples: list[Sample], options: EvalOptions, problem: Problem) -
         except OldPhotoError as exc:
             problem(str(exc))
             continue
-        rows.append({"backend": INPUT, "photo": sample.name, **no_reference_scores(rgb, options.niqe_model)})
+        rows.append(
+            {
+                "backend": INPUT,
+                "photo": sample.name,
+                **no_reference_scores(rgb, options.niqe_model, options.brisque_model),
+            }
+        )
     return rows
 
 
@@ -153,7 +161,7 @@ def _score_sample(
     row: Row = {"backend": name, "photo": sample.name}
     clean = None
     if options.no_reference:
-        row.update(no_reference_scores(restoration.image, options.niqe_model))
+        row.update(no_reference_scores(restoration.image, options.niqe_model, options.brisque_model))
     else:
         clean = _read_clean(sample, restoration.image.shape)
         row.update(full_reference(restoration.image, clean))
