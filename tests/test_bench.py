@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
+from cli_runner import oldphoto
 from PIL import Image
 
 from oldphoto_cli.pipeline import bopbtl
-
-
-def oldphoto(*args: str | Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "oldphoto_cli", *map(str, args)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
 
 
 def test_bench_reports_speed_and_memory_per_case(pipeline_checkpoints, tmp_path):
@@ -100,3 +87,15 @@ def test_a_tight_budget_restores_in_tiles(pipeline_checkpoints, realworld_dir, m
     assert tiles[-1][0] == tiles[-1][1] > 1
     assert result.image.shape == rgb.shape and np.isfinite(result.image).all()
     assert result.mask is not None and result.mask.shape == rgb.shape[:2] and result.mask.any()
+
+
+def test_bench_times_degrade_presets_on_one_thread(tmp_path):
+    report = tmp_path / "bench.json"
+    result = oldphoto(
+        "bench", "--model", "degrade:paper,degrade:old-print", "--mode", "quality", "--sizes", "128",
+        "--json", report, "--workdir", tmp_path / "work",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = {r["backend"]: r for r in json.loads(report.read_text())["results"]}
+    assert set(rows) == {"degrade:paper", "degrade:old-print"}
+    assert all(r["error"] is None and r["restore_s"] > 0 for r in rows.values())

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import oldphoto
 from PIL import Image
 
 from oldphoto_cli.pipeline.levels import stretch_min_max
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut_1995_print.jpg"
-
-
-def oldphoto(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    full_env.pop("OLDPHOTO_WEIGHTS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "oldphoto_cli", *map(str, args)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=full_env,
-    )
 
 
 def rgb(path: Path) -> np.ndarray:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from cli_runner import oldphoto
 from PIL import Image
 
 from oldphoto_cli.backends import BackendSettings, create_backend
@@ -52,18 +51,6 @@ NETWORKS = {
     "mapping_hr": ("scratch_hr", "mapping_hr", None),
     "detection": ("scratch", "detection", None),
 }
-
-
-def oldphoto(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    full_env.pop("OLDPHOTO_WEIGHTS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "oldphoto_cli", *map(str, args)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=full_env,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def results_table(results: list[CaseResult]) -> Table:
     for r in results:
         c = r.case
         table.add_row(
-            f"{r.backend or c.model} {c.runtime} {c.device} {c.mode}",
+            f"{r.backend or c.model} {c.runtime}{' exact' if c.exact else ''} {c.device} {c.mode}",
             f"{c.width}×{c.height}",
             _fmt(c.megapixels),
             _fmt(r.load_s, 1),

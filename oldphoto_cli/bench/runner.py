@@ -35,6 +35,7 @@ class Case:
     height: int
     weights: str | None = None
     max_memory: int | None = None
+    exact: bool = False
 
     @property
     def megapixels(self) -> float:

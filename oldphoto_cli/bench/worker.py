@@ -12,8 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+DEGRADE = "degrade:"  # ``--model degrade:old-print`` times making damage instead of repairing it
+
 
 def run_case(case: dict) -> dict:
+    if case["model"].startswith(DEGRADE):
+        return run_degrade_case(case)
     from oldphoto_cli.backends import BackendSettings, create_backend
     from oldphoto_cli.io.images import read_image
 
@@ -25,6 +29,7 @@ def run_case(case: dict) -> dict:
         device=case["device"],
         runtime=case["runtime"],
         max_memory=case.get("max_memory"),
+        exact=case.get("exact", False),
     )
     backend = create_backend(case["model"], settings)
     loaded = time.perf_counter()
@@ -39,6 +44,31 @@ def run_case(case: dict) -> dict:
         "restore_s": end - begin,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "plan": None if plan is None else {"mode": plan.mode, "tile": plan.tile, "reason": plan.reason},
+    }
+
+
+def run_degrade_case(case: dict) -> dict:
+    """One ``degrade`` of the image with a preset, on one thread (the issue's "one core")."""
+    import cv2
+    import numpy as np
+
+    from oldphoto_cli.degrade import degrade
+    from oldphoto_cli.degrade.presets import preset
+    from oldphoto_cli.io.images import read_image
+
+    cv2.setNumThreads(1)
+    start = time.perf_counter()
+    config = preset(case["model"].removeprefix(DEGRADE))
+    rgb = read_image(Path(case["image"])).rgb
+    begin = time.perf_counter()
+    degrade(rgb, np.random.default_rng(0), config)
+    end = time.perf_counter()
+    return {
+        "backend": case["model"],
+        "load_s": begin - start,
+        "restore_s": end - begin,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "plan": None,
     }
 
 

@@ -15,7 +15,14 @@ def _split(text: str) -> list[str]:
 
 
 def bench_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="Backends, comma-separated.")] = "bopbtl",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Backends, comma-separated; degrade:PRESET times `oldphoto degrade` instead.",
+        ),
+    ] = "bopbtl",
     runtime: Annotated[str, typer.Option(help="Runtimes, comma-separated: torch, onnx.")] = "torch",
     device: Annotated[str, typer.Option(help="Devices, comma-separated: auto, cpu, cuda.")] = "auto",
     mode: Annotated[
@@ -31,6 +38,9 @@ def bench_command(
         Path | None, typer.Option(envvar="OLDPHOTO_WEIGHTS", help="Checkpoint folder.")
     ] = None,
     max_memory: Annotated[str | None, typer.Option(help="Cap each run's resident memory, e.g. 4G.")] = None,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Direct convolutions on the CPU, as `restore --exact`.")
+    ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
     versus: Annotated[
         str | None,
@@ -59,13 +69,13 @@ def bench_command(
     cap = memory_cap(max_memory)
     shapes = [runner.parse_size(s) for s in _split(sizes)]
     cases = [
-        runner.Case(m, r, d, md, w, h, str(weights) if weights else None, cap)
+        runner.Case(m, r, d, md, w, h, str(weights) if weights else None, cap, exact)
         for m in _split(model)
         for r in _split(runtime)
         for d in _split(device)
         for md in _split(mode)
         for w, h in shapes
-        if not (m == "classical" and r != "torch")
+        if not ((m == "classical" or m.startswith("degrade:")) and r != "torch")
     ]
     with tempfile.TemporaryDirectory(prefix="oldphoto-bench-") as tmp:
         folder = workdir or Path(tmp)

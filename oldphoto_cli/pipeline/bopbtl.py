@@ -222,7 +222,7 @@ def detection_size(height: int, width: int) -> tuple[int, int]:
 @torch.inference_mode()
 def detect_scratches(detector: Engine, rgb: np.ndarray) -> np.ndarray:
     """Greyscale (PIL's luma), scale to the detector's size, sigmoid ≥ 0.4, nearest back: bool H×W."""
-    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    grey = np.array(Image.fromarray(rgb).convert("L"))  # a writable copy, for torch.from_numpy
     x = torch.from_numpy(grey).float().div(255.0)
     x = ((x - 0.5) / 0.5)[None, None]
     height, width = grey.shape
