@@ -23,6 +23,7 @@ from PIL import Image
 
 from oldphoto_cli.bench.image import synthetic_photo
 from oldphoto_cli.errors import OldPhotoError
+from oldphoto_cli.io.images import read_image
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ def test_image(folder: Path, width: int, height: int, source: Path | None) -> Pa
         if source is None:
             Image.fromarray(synthetic_photo(height, width)).save(path)
         else:
-            with Image.open(source) as img:
-                img.convert("RGB").resize((width, height), Image.Resampling.LANCZOS).save(path)
+            photo = Image.fromarray(read_image(source).rgb)  # a bad file is one line naming it
+            photo.resize((width, height), Image.Resampling.LANCZOS).save(path)
     return path
 
 
