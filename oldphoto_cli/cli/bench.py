@@ -60,6 +60,8 @@ def bench_command(
     import json
     import tempfile
 
+    from rich.console import Console
+
     from oldphoto_cli.bench import runner
     from oldphoto_cli.bench import versus as versus_mod
     from oldphoto_cli.bench.report import comparison_table, report_json, results_table
@@ -110,9 +112,10 @@ def bench_command(
                             device=_split(device)[0],
                         )
                     )
-    out.print(results_table(results), width=max(out.width, 120))
+    wide = Console(highlight=False, width=max(out.width, 120))  # tables too wide for 80 columns
+    wide.print(results_table(results))
     if comparisons:
-        out.print(comparison_table(comparisons), width=max(out.width, 120))
+        wide.print(comparison_table(comparisons))
     if json_out:
         json_out.write_text(json.dumps(report_json(results, comparisons), indent=2) + "\n", encoding="utf-8")
         err.print(f"wrote {json_out}")
