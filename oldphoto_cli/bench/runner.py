@@ -61,7 +61,7 @@ class CaseResult:
         return {**asdict(self), "megapixels": self.case.megapixels, "megapixels_per_s": self.megapixels_per_s}
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def parse_shape(text: str) -> tuple[int, int]:
     """``1024`` (a square) or ``688x448`` (width × height)."""
     try:
         if "x" in text.lower():

@@ -10,10 +10,6 @@ import typer
 from oldphoto_cli.cli.console import DebugFlag, err, out
 
 
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def bench_command(
     model: Annotated[
         str,
@@ -65,17 +61,18 @@ def bench_command(
     from oldphoto_cli.bench import runner
     from oldphoto_cli.bench import versus as versus_mod
     from oldphoto_cli.bench.report import comparison_table, report_json, results_table
-    from oldphoto_cli.cli.restore import memory_cap
+    from oldphoto_cli.cli.choices import comma_list, memory_cap
 
     DebugFlag.enabled = debug
     cap = memory_cap(max_memory)
-    shapes = [runner.parse_size(s) for s in _split(sizes)]
+    shapes = [runner.parse_shape(s) for s in comma_list(sizes)]
+    runtimes, devices, modes = comma_list(runtime), comma_list(device), comma_list(mode)
     cases = [
         runner.Case(m, r, d, md, w, h, str(weights) if weights else None, cap, exact)
-        for m in _split(model)
-        for r in _split(runtime)
-        for d in _split(device)
-        for md in _split(mode)
+        for m in comma_list(model)
+        for r in runtimes
+        for d in devices
+        for md in modes
         for w, h in shapes
         if not ((m == "classical" or m.startswith("degrade:")) and r != "torch")
     ]
@@ -94,7 +91,7 @@ def bench_command(
         results = runner.run_cases(cases, image_for, timeout, show)
         comparisons = []
         if versus:
-            for md in _split(mode):
+            for md in modes:
                 for w, h in shapes:
                     path = runner.test_image(folder, w, h, image)
                     err.print(f"end to end, {md} {w}×{h} …")
@@ -108,8 +105,8 @@ def bench_command(
                             repeat,
                             timeout,
                             weights=str(weights) if weights else None,
-                            runtime=_split(runtime)[0],
-                            device=_split(device)[0],
+                            runtime=runtimes[0],
+                            device=devices[0],
                         )
                     )
     wide = Console(highlight=False, width=max(out.width, 120))  # tables too wide for 80 columns

@@ -91,9 +91,10 @@ def evaluate_command(
 def _model_list(text: str) -> list[str]:
     """Split and check ``--model`` up front, so a typo fails before any work is done."""
     from oldphoto_cli.backends import BACKENDS
+    from oldphoto_cli.cli.choices import comma_list
     from oldphoto_cli.errors import UnknownModelError
 
-    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    names = comma_list(text)
     unknown = [n for n in names if n not in BACKENDS]
     if unknown or not names:
         raise UnknownModelError(

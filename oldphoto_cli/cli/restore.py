@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from oldphoto_cli.cli.choices import DeviceChoice, ModelChoice, RuntimeChoice
+from oldphoto_cli.cli.choices import DeviceChoice, ModelChoice, RuntimeChoice, memory_cap
 from oldphoto_cli.cli.console import DebugFlag, err, out
 
 
@@ -101,15 +101,3 @@ def restore_command(
         raise typer.Exit(1)
     if not outcomes:
         out.print("no images found")
-
-
-def memory_cap(text: str | None) -> int | None:
-    """``--max-memory`` in bytes; a bad value is a usage error naming the option."""
-    from oldphoto_cli.runtime.memory import parse_size
-
-    if text is None:
-        return None
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--max-memory") from None
