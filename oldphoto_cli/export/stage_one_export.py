@@ -78,10 +78,10 @@ def export_stage_one(files: dict[str, Path], modes: Iterable[str], out_dir: Path
     return [out_dir / r.file for r in records] + [manifest]
 
 
-def stage_one_keys(mode: str, need_detector: bool = True) -> list[str]:
+def stage_one_keys(mode: str, need_detector: bool = True, patch_attention: bool = False) -> list[str]:
     """The checkpoint keys of a mode's networks; built on the meta device, so nothing is allocated."""
     with torch.device("meta"):
-        return list(stage_one_modules(mode, need_detector))
+        return list(stage_one_modules(mode, need_detector, patch_attention))
 
 
 def export_networks(

@@ -43,9 +43,9 @@ def onnx_networks(
     checkpoint is among ``files``, for the planner to use on large scans.
     """
     requested_providers(device)  # an unusable device fails now, before any export
-    keys = stage_one_keys(mode, need_detector)
-    with_hr = mode == "scratch" and "mapping_hr" in files
-    paths = cached_exports(files, keys + ["mapping_hr"] if with_hr else keys, cache_dir)
+    keys = stage_one_keys(mode, need_detector, patch_attention="mapping_hr" in files)
+    paths = cached_exports(files, keys, cache_dir)
+    with_hr = mode == "scratch" and "mapping_hr" in keys  # an alternative, not the mapping itself
     return StageOneNetworks(
         encode=OnnxEngine("vae_a_encoder", paths["vae_a_quality"], device),
         mapping=mapping_engine(MAPPING_KEYS[mode], paths[MAPPING_KEYS[mode]], device),

@@ -74,8 +74,13 @@ class StageOneNetworks:
     blocked_attention: bool = True  # False when the runtime (ONNX) holds the whole attention matrix
 
 
-def stage_one_modules(mode: str, need_detector: bool = True) -> dict[str, torch.nn.Module]:
-    """Fresh networks for ``mode``, keyed by the manifest file each one loads from."""
+def stage_one_modules(
+    mode: str, need_detector: bool = True, patch_attention: bool = False
+) -> dict[str, torch.nn.Module]:
+    """Fresh networks for ``mode``, keyed by the manifest file each one loads from.
+
+    ``patch_attention`` adds the patch-attention mapping to scratch mode, for the planner's use.
+    """
     mapping_cls = {
         "quality": MappingNetwork,
         "scratch": NonLocalMappingNetwork,
@@ -88,6 +93,8 @@ def stage_one_modules(mode: str, need_detector: bool = True) -> dict[str, torch.
     }
     if mode != "quality" and need_detector:
         modules["detection"] = ScratchDetectionUNet()
+    if mode == "scratch" and patch_attention:
+        modules["mapping_hr"] = PatchAttentionMappingNetwork()
     return modules
 
 
@@ -110,21 +117,18 @@ def torch_networks(
     ``accelerate=False`` keeps direct convolutions (see TorchEngine): bit-for-bit the published
     arithmetic, slower on a CPU.
     """
-    loaded = {
-        key: load_checkpoint(module, files[key])
-        for key, module in stage_one_modules(mode, need_detector).items()
-    }
+    modules = stage_one_modules(mode, need_detector, patch_attention="mapping_hr" in files)
+    loaded = {key: load_checkpoint(module, files[key]) for key, module in modules.items()}
     detector = loaded.get("detection")
-    hr_mapping = None
-    if mode == "scratch" and "mapping_hr" in files:
-        hr_module = load_checkpoint(PatchAttentionMappingNetwork(), files["mapping_hr"])
-        hr_mapping = TorchEngine("mapping_hr", hr_module, device, accelerate)
+    hr_module = loaded.get("mapping_hr") if mode == "scratch" else None  # an alternative, not the mapping
     return StageOneNetworks(
         encode=TorchEngine("vae_a_encoder", loaded["vae_a_quality"].encoder, device, accelerate),
         mapping=TorchEngine(MAPPING_KEYS[mode], loaded[MAPPING_KEYS[mode]], device, accelerate),
         decode=TorchEngine("vae_b_decoder", loaded[vae_b_key(mode)].decoder, device, accelerate),
         detect=TorchEngine("detection", detector, device, accelerate) if detector is not None else None,
-        hr_mapping=hr_mapping,
+        hr_mapping=TorchEngine("mapping_hr", hr_module, device, accelerate)
+        if hr_module is not None
+        else None,
     )
 
 
