@@ -53,6 +53,14 @@ def assert_array_form(photo: Photo) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+def written_like(photo: Photo, target: Path) -> Image.Image:
+    """Write ``photo`` to ``target`` in its own form (mode, alpha, profile), then read the file back."""
+    write_image(target, photo.rgb, like=photo)
+    with Image.open(target) as image:
+        image.load()
+    return image
+
+
 def test_plain_rgb_png_reads_exactly(tmp_path: Path) -> None:
     rgb = noisy_rgb()
     path = tmp_path / "a.png"
@@ -91,11 +99,10 @@ def test_exif_survives_write_with_orientation_one(tmp_path: Path) -> None:
     photo = read_image(source)
 
     target = tmp_path / "out.jpg"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert out.size == (20, 40)  # stored upright, not rotated a second time by viewers
-        assert out.getexif()[ORIENTATION] == 1
-        assert out.getexif()[MAKE] == "OldCam"
+    out = written_like(photo, target)
+    assert out.size == (20, 40)  # stored upright, not rotated a second time by viewers
+    assert out.getexif()[ORIENTATION] == 1
+    assert out.getexif()[MAKE] == "OldCam"
     assert read_image(target).rgb.shape == (40, 20, 3)
 
 
@@ -110,10 +117,9 @@ def test_greyscale_round_trip_stays_grey(tmp_path: Path) -> None:
         np.testing.assert_array_equal(photo.rgb[:, :, channel], grey)
 
     target = tmp_path / "grey_out.png"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert out.mode == "L"
-        np.testing.assert_array_equal(np.asarray(out), grey)
+    out = written_like(photo, target)
+    assert out.mode == "L"
+    np.testing.assert_array_equal(np.asarray(out), grey)
 
 
 def test_greyscale_jpeg_writes_greyscale_jpeg(tmp_path: Path) -> None:
@@ -121,9 +127,8 @@ def test_greyscale_jpeg_writes_greyscale_jpeg(tmp_path: Path) -> None:
     Image.fromarray(smooth_rgb()[:, :, 1]).save(source, quality=95)
     photo = read_image(source)
     target = tmp_path / "grey_out.jpg"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert (out.format, out.mode) == ("JPEG", "L")
+    out = written_like(photo, target)
+    assert (out.format, out.mode) == ("JPEG", "L")
 
 
 def test_rgb_with_equal_channels_stays_colour(tmp_path: Path) -> None:
@@ -144,10 +149,9 @@ def test_alpha_round_trip_is_exact_in_png(tmp_path: Path) -> None:
     np.testing.assert_array_equal(photo.rgb, rgba[:, :, :3])
 
     target = tmp_path / "alpha_out.png"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert out.mode == "RGBA"
-        np.testing.assert_array_equal(np.asarray(out), rgba)
+    out = written_like(photo, target)
+    assert out.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(out), rgba)
 
 
 def test_grey_alpha_round_trip(tmp_path: Path) -> None:
@@ -157,10 +161,9 @@ def test_grey_alpha_round_trip(tmp_path: Path) -> None:
     photo = read_image(source)
     assert photo.is_grey
     target = tmp_path / "la_out.png"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert out.mode == "LA"
-        np.testing.assert_array_equal(np.asarray(out), la)
+    out = written_like(photo, target)
+    assert out.mode == "LA"
+    np.testing.assert_array_equal(np.asarray(out), la)
 
 
 def test_alpha_is_resized_when_the_result_is_larger(tmp_path: Path) -> None:
@@ -180,10 +183,9 @@ def test_alpha_is_flattened_on_white_for_jpeg(tmp_path: Path) -> None:
     Image.fromarray(rgba, "RGBA").save(source)
     photo = read_image(source)
     target = tmp_path / "clear.jpg"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert out.mode == "RGB"
-        assert np.asarray(out).min() > 245
+    out = written_like(photo, target)
+    assert out.mode == "RGB"
+    assert np.asarray(out).min() > 245
 
 
 def test_sixteen_bit_greyscale_reads_scaled_and_writes_sixteen_bit(tmp_path: Path) -> None:
@@ -197,10 +199,9 @@ def test_sixteen_bit_greyscale_reads_scaled_and_writes_sixteen_bit(tmp_path: Pat
     np.testing.assert_array_equal(photo.rgb[:, :, 0], expected)
 
     target = tmp_path / "deep_out.png"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert out.mode.startswith("I")
-        written = np.asarray(out).astype(np.int64)
+    out = written_like(photo, target)
+    assert out.mode.startswith("I")
+    written = np.asarray(out).astype(np.int64)
     np.testing.assert_array_equal(written, expected.astype(np.int64) * 257)
     assert np.abs(written - values).max() <= 128  # within half an 8-bit step of the original
 
@@ -219,9 +220,8 @@ def test_palette_with_transparency_becomes_rgba(tmp_path: Path) -> None:
     np.testing.assert_array_equal(photo.rgb[0, 0], [255, 0, 0])
     np.testing.assert_array_equal(photo.rgb[0, 2], [0, 0, 255])
     target = tmp_path / "palette_out.png"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert out.mode == "RGBA"
+    out = written_like(photo, target)
+    assert out.mode == "RGBA"
 
 
 def test_palette_without_transparency_has_no_alpha(tmp_path: Path) -> None:
@@ -258,10 +258,9 @@ def test_icc_profile_is_kept(tmp_path: Path) -> None:
 def test_rgb_icc_profile_is_not_attached_to_grey_output(tmp_path: Path) -> None:
     photo = Photo(np.zeros((4, 4, 3), np.uint8), None, True, "PNG", srgb_icc(), None, 8)
     target = tmp_path / "grey.png"
-    write_image(target, photo.rgb, like=photo)
-    with Image.open(target) as out:
-        assert out.mode == "L"
-        assert "icc_profile" not in out.info
+    out = written_like(photo, target)
+    assert out.mode == "L"
+    assert "icc_profile" not in out.info
 
 
 @pytest.mark.parametrize(("name", "fmt"), [("x.tif", "TIFF"), ("x.bmp", "BMP"), ("x.webp", "WEBP")])
