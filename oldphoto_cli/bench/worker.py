@@ -38,13 +38,8 @@ def run_case(case: dict) -> dict:
     backend.restore(rgb)
     end = time.perf_counter()
     plan = getattr(getattr(backend, "pipeline", None), "last_plan", None)
-    return {
-        "backend": backend.name,
-        "load_s": loaded - start,
-        "restore_s": end - begin,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "plan": None if plan is None else {"mode": plan.mode, "tile": plan.tile, "reason": plan.reason},
-    }
+    plan_json = None if plan is None else {"mode": plan.mode, "tile": plan.tile, "reason": plan.reason}
+    return _result(backend.name, loaded - start, end - begin, plan_json)
 
 
 def run_degrade_case(case: dict) -> dict:
@@ -63,12 +58,17 @@ def run_degrade_case(case: dict) -> dict:
     begin = time.perf_counter()
     degrade(rgb, np.random.default_rng(0), config)
     end = time.perf_counter()
+    return _result(case["model"], begin - start, end - begin, None)
+
+
+def _result(name: str, load_s: float, restore_s: float, plan: dict | None) -> dict:
+    """What the parent reads: times, and this process's peak resident memory so far."""
     return {
-        "backend": case["model"],
-        "load_s": begin - start,
-        "restore_s": end - begin,
+        "backend": name,
+        "load_s": load_s,
+        "restore_s": restore_s,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "plan": None,
+        "plan": plan,
     }
 
 

@@ -13,18 +13,16 @@ Windows) memory is reported as None.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
+from oldphoto_cli.runtime.memory import resident_bytes
+
 T = TypeVar("T")
-STATM = Path("/proc/self/statm")
 INTERVAL_S = 0.002
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
@@ -34,14 +32,6 @@ class Measured:
     value: object
     seconds: float
     peak_mib: float | None
-
-
-def rss_bytes() -> int | None:
-    """Current resident set size, or None where /proc is not available."""
-    try:
-        return int(STATM.read_text().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 class _PeakSampler(threading.Thread):
@@ -54,17 +44,17 @@ class _PeakSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._done.wait(INTERVAL_S):
-            self.peak = max(self.peak, rss_bytes() or 0)
+            self.peak = max(self.peak, resident_bytes() or 0)
 
     def stop(self) -> int:
         self._done.set()
         self.join()
-        return max(self.peak, rss_bytes() or 0)
+        return max(self.peak, resident_bytes() or 0)
 
 
 def measure(call: Callable[[], T]) -> Measured:
     """Run ``call`` once, timing it and sampling memory alongside."""
-    baseline = rss_bytes()
+    baseline = resident_bytes()
     sampler = _PeakSampler(baseline) if baseline is not None else None
     if sampler is not None:
         sampler.start()

@@ -28,13 +28,13 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-def resident_bytes() -> int:
-    """This process's resident memory now (weights and runtime already loaded count against a budget)."""
+def resident_bytes() -> int | None:
+    """This process's resident memory now, or None where /proc is not available (macOS, Windows)."""
     try:
         with open("/proc/self/statm", encoding="ascii") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        return 0
+        return None
 
 
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -61,4 +61,4 @@ def run_budget(max_memory: int | None) -> int:
     free = int(0.8 * available_bytes())
     if max_memory is None:
         return free
-    return min(free, max_memory - resident_bytes())
+    return min(free, max_memory - (resident_bytes() or 0))  # weights and runtime count too
