@@ -15,6 +15,8 @@ kernels itself, so only CPU networks are converted.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -118,31 +120,24 @@ def _tile_rows(
         target.copy_(y[:, : stop - start, : out.shape[2]])
 
 
-_KERNEL_CACHE: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
-_WEIGHT_KERNEL_CACHE: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
 _G_SCALE = 24  # 24·G is an integer matrix
 
 
+@functools.cache
 def _weight_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """(24G)⊗(24G) (36×9, integers): the filter transform as a single exact matrix."""
-    key = (dtype, device)
-    if key not in _WEIGHT_KERNEL_CACHE:
-        g = torch.tensor(_G, dtype=torch.float64) * _G_SCALE
-        _WEIGHT_KERNEL_CACHE[key] = torch.kron(g, g).round().to(dtype=dtype, device=device)
-    return _WEIGHT_KERNEL_CACHE[key]
+    g = torch.tensor(_G, dtype=torch.float64) * _G_SCALE
+    return torch.kron(g, g).round().to(dtype=dtype, device=device)
 
 
+@functools.cache
 def _kernels(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Bᵀ⊗Bᵀ (36×36, input tiles) and Aᵀ⊗Aᵀ (16×36, output tiles), as 2-D matrices."""
-    key = (dtype, device)
-    if key not in _KERNEL_CACHE:
-        bt = torch.tensor(_BT, dtype=torch.float64)
-        at = torch.tensor(_AT, dtype=torch.float64)
-        _KERNEL_CACHE[key] = (
-            torch.kron(bt, bt).to(dtype=dtype, device=device),
-            torch.kron(at, at).to(dtype=dtype, device=device),
-        )
-    return _KERNEL_CACHE[key]
+    bt = torch.tensor(_BT, dtype=torch.float64)
+    at = torch.tensor(_AT, dtype=torch.float64)
+    return torch.kron(bt, bt).to(dtype=dtype, device=device), torch.kron(at, at).to(
+        dtype=dtype, device=device
+    )
 
 
 class WinogradConv2d(nn.Module):
