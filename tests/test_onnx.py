@@ -313,3 +313,14 @@ def test_runtime_is_ignored_with_a_note_by_the_classical_backend(scans, tmp_path
     assert result.returncode == 0, result.stderr
     assert "classical has no networks; --runtime onnx does not apply" in result.stderr
     assert out.exists()
+
+
+def test_export_into_an_impossible_folder_is_one_line(pipeline_checkpoints: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = oldphoto(
+        "export", "--model", "bopbtl", "--weights", pipeline_checkpoints, "-o", blocker / "onnx"
+    )
+    assert result.returncode == 2
+    assert "cannot create the folder" in result.stderr and str(blocker) in result.stderr
+    assert "Traceback" not in result.stderr

@@ -44,7 +44,10 @@ def export_module(
     ``mask_width``...), since a network's inputs need not share a size (a mask is 4× its latent).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{path.parent}: cannot create the folder: {exc.strerror or exc}") from exc
     module = module.eval()
     example = tuple(example_inputs)
     temp = temp_path_for(path)
