@@ -99,3 +99,13 @@ def test_bench_times_degrade_presets_on_one_thread(tmp_path):
     rows = {r["backend"]: r for r in json.loads(report.read_text())["results"]}
     assert set(rows) == {"degrade:paper", "degrade:old-print"}
     assert all(r["error"] is None and r["restore_s"] > 0 for r in rows.values())
+
+
+def test_unwritable_report_and_work_folders_are_one_line(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    for option in ("--json", "--workdir"):
+        result = oldphoto("bench", "--model", "classical", "--sizes", "32", option, blocker / "x")
+        assert result.returncode == 2
+        assert str(blocker) in result.stderr and "Traceback" not in result.stderr
+    assert blocker.read_text() == "not a folder"

@@ -62,6 +62,8 @@ def bench_command(
     from oldphoto_cli.bench import versus as versus_mod
     from oldphoto_cli.bench.report import comparison_table, report_json, results_table
     from oldphoto_cli.cli.choices import comma_list, memory_cap
+    from oldphoto_cli.errors import OldPhotoError
+    from oldphoto_cli.evaluate.report import write_text
 
     DebugFlag.enabled = debug
     cap = memory_cap(max_memory)
@@ -78,7 +80,10 @@ def bench_command(
     ]
     with tempfile.TemporaryDirectory(prefix="oldphoto-bench-") as tmp:
         folder = workdir or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OldPhotoError(f"{folder}: cannot create the folder: {exc.strerror or exc}") from exc
 
         def image_for(case: runner.Case) -> Path:
             return runner.test_image(folder, case.width, case.height, image)
@@ -114,7 +119,7 @@ def bench_command(
     if comparisons:
         wide.print(comparison_table(comparisons))
     if json_out:
-        json_out.write_text(json.dumps(report_json(results, comparisons), indent=2) + "\n", encoding="utf-8")
+        write_text(json_out, json.dumps(report_json(results, comparisons), indent=2) + "\n")
         err.print(f"wrote {json_out}")
     if any(r.error for r in results):
         raise typer.Exit(1)
