@@ -10,7 +10,8 @@ geometry: the published code resizes to multiples of 4 (16 with scratches), we p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from oldphoto_cli.networks import (
 )
 from oldphoto_cli.pipeline.geometry import crop_to, pad_to_multiple
 from oldphoto_cli.pipeline.planning import OVERLAP, RunPlan, plan_run
+from oldphoto_cli.pipeline.tile_statistics import recorded_statistics, shared_statistics
 from oldphoto_cli.pipeline.tiling import run_tiled
 from oldphoto_cli.registry.checkpoint import load_checkpoint
 from oldphoto_cli.runtime.engines import Engine, TorchEngine
@@ -174,16 +176,44 @@ class BopbtlPipeline:
             if plan.mode == "scratch_hr":
                 scratches = dilate(scratches, HR_MASK_DILATIONS)
             rgb = fill_holes(rgb, scratches)
+        return StageOneResult(self.run(plan, rgb, scratches), scratches)
+
+    def run(self, plan: RunPlan, rgb: np.ndarray, scratches: np.ndarray | None) -> np.ndarray:
+        """Encode, map, decode a photo whose scratches are already filled, as ``plan`` says."""
         mapping = self.networks.hr_mapping if plan.mode != self.mode else self.networks.mapping
+        if not plan.tiled:
+            return self._translate(rgb, scratches, mapping)
+        height, width = rgb.shape[:2]
+        multiple = QUALITY_MULTIPLE if scratches is None else SCRATCH_MULTIPLE
+        rgb = pad_to_multiple(rgb, multiple)  # every tile then sits on the networks' pixel grid
+        scratches = None if scratches is None else pad_to_multiple(scratches, multiple)
 
         def restore_region(region: np.ndarray, region_mask: np.ndarray | None) -> np.ndarray:
             return self._translate(region, region_mask, mapping)
 
-        if plan.tiled:
-            out = run_tiled(rgb, restore_region, plan.tile, OVERLAP, scratches, self.on_tile)
-        else:
-            out = restore_region(rgb, scratches)
-        return StageOneResult(out, scratches)
+        with self._statistics_of_preview(plan, rgb, scratches, mapping):
+            out = run_tiled(
+                rgb, restore_region, plan.tile, OVERLAP, scratches, self.on_tile, align=QUALITY_MULTIPLE
+            )
+        return crop_to(out, height, width)
+
+    @contextmanager
+    def _statistics_of_preview(
+        self, plan: RunPlan, rgb: np.ndarray, scratches: np.ndarray | None, mapping: Engine
+    ) -> Iterator[None]:
+        """Inside, every tile normalises with the statistics of the plan's preview of the photo.
+
+        Runtimes that do not expose their modules (ONNX) keep each tile's own statistics.
+        """
+        modules = [getattr(e, "module", None) for e in (self.networks.encode, mapping, self.networks.decode)]
+        if plan.preview is None or not all(isinstance(m, torch.nn.Module) for m in modules):
+            yield
+            return
+        preview, preview_mask = scaled_preview(rgb, scratches, plan.preview)
+        with recorded_statistics(modules) as stats:
+            self._translate(preview, preview_mask, mapping)
+        with shared_statistics(stats):
+            yield
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
         """The published detector's mask (H×W bool) for an RGB photo of any size."""
@@ -240,6 +270,20 @@ def dilate(mask: np.ndarray, iterations: int) -> np.ndarray:
     """3×3 square dilation repeated ``iterations`` times (the published ``--HR`` mask dilation)."""
     kernel = np.ones((3, 3), np.uint8)
     return cv2.dilate(mask.astype(np.uint8), kernel, iterations=iterations).astype(bool)
+
+
+def scaled_preview(
+    rgb: np.ndarray, scratches: np.ndarray | None, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The photo (area-averaged) and its scratch mask (any damage counts) at ``size`` (h, w)."""
+    height, width = size
+    if (height, width) == rgb.shape[:2]:
+        return rgb, scratches
+    small = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    if scratches is None:
+        return small, None
+    mask = cv2.resize(scratches.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    return small, mask > 0
 
 
 def fill_holes(rgb: np.ndarray, scratches: np.ndarray) -> np.ndarray:

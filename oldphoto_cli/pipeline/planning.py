@@ -6,7 +6,9 @@ Three ways to run stage 1, from most to least faithful to the published pipeline
    grows with the square of the pixel count, so it is reserved for images up to about 2 MP);
 2. the whole image with the patch-attention mapping (scratch mode, when its checkpoint is here):
    attention between patches only, for mid-sized scans;
-3. overlapping tiles with feathered seams (pipeline/tiling.py): any size in bounded memory.
+3. overlapping tiles with feathered seams (pipeline/tiling.py): any size in bounded memory. The
+   tiles share the instance-norm statistics of a preview, the photo scaled down to fit the budget
+   (pipeline/tile_statistics.py); the plan says the preview's size.
 
 Estimates are per pixel, measured with the stage-1 networks on the CPU (``oldphoto bench`` reports
 the real peaks): activations of the VAEs and the 512-channel mapping network cost about 900 bytes
@@ -27,17 +29,22 @@ WHOLE_IMAGE_BYTES_PER_PIXEL = 32  # input, mask, detector map, accumulators: nev
 MAX_NONLOCAL_PIXELS = 2_200_000  # beyond this the full non-local block takes minutes per photo
 MAX_TILE = {"quality": 1024, "scratch": 512, "scratch_hr": 1024}
 MIN_TILE = 128
-OVERLAP = 64  # pixels shared by neighbouring tiles: 16 latent positions
+OVERLAP = 128  # pixels shared by neighbouring tiles: 32 latent positions
+# The preview's pixels, at most: enough for stable statistics, a few seconds of work (the full
+# non-local block's time grows with the square of the pixels, hence less in scratch mode).
+MAX_PREVIEW_PIXELS = {"quality": 1_000_000, "scratch": 500_000, "scratch_hr": 1_000_000}
 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """How one photo is run: mapping ``mode``, whole image (``tile`` None) or tiles of ``tile``²."""
+    """How one photo is run: mapping ``mode``, whole image (``tile`` None) or tiles of ``tile``²,
+    with the norm statistics of a ``preview`` (height, width) of the photo."""
 
     mode: str
     tile: int | None
     peak_bytes: int
     reason: str
+    preview: tuple[int, int] | None = None
 
     @property
     def tiled(self) -> bool:
@@ -92,7 +99,22 @@ def plan_run(
             f"but the budget allows {format_bytes(max(budget, 0))}; raise --max-memory or free memory"
         )
     why = "full attention would be too slow" if too_slow and whole <= usable else "memory"
-    return RunPlan(mode, tile, estimate_bytes(tile, tile, mode, blocked_attention), f"tiles ({why})")
+    preview = preview_size(height, width, mode, max(usable, 0), blocked_attention)
+    peak = estimate_bytes(tile, tile, mode, blocked_attention)
+    return RunPlan(mode, tile, peak, f"tiles ({why})", preview)
+
+
+def preview_size(
+    height: int, width: int, mode: str, usable: int, blocked_attention: bool = True
+) -> tuple[int, int]:
+    """The largest scaled-down copy of the photo (same aspect) that fits ``usable`` bytes whole and
+    has at most MAX_PREVIEW_PIXELS; its norm statistics stand for the whole photo's."""
+    scale = min(1.0, (MAX_PREVIEW_PIXELS[mode] / (height * width)) ** 0.5)
+    while True:
+        size = max(MIN_TILE, round(height * scale)), max(MIN_TILE, round(width * scale))
+        if estimate_bytes(*size, mode, blocked_attention) <= usable or min(size) <= MIN_TILE:
+            return size
+        scale *= 0.9
 
 
 def _largest_tile(mode: str, usable: int, blocked_attention: bool) -> int | None:

@@ -6,8 +6,11 @@ that ramps linearly from 0 to 1 across the overlap, so neighbouring tiles cross-
 meeting at a hard edge. Peak memory is then that of one tile plus the accumulators (16 bytes per
 pixel), whatever the size of the scan.
 
-Tiles differ from a whole-image run only through context: instance normalisation and attention see
-one tile, not the whole photo. A generous overlap keeps that difference invisible (see the tests).
+Tiles differ from a whole-image run only through context: a tile's edge cuts the networks'
+receptive field, and attention sees one tile, not the whole photo (instance normalisation is
+shared across tiles, see pipeline/tile_statistics.py). A generous overlap keeps that difference
+invisible. Networks that downsample are equivariant only to shifts by their total stride, so tile
+origins are kept on multiples of ``align``: a tile then sees the same pixel grid as the whole image.
 """
 
 from __future__ import annotations
@@ -30,23 +33,27 @@ class Box:
     right: int
 
 
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Tile origins along one side: equal steps, the last tile flush with the end."""
+def _starts(length: int, tile: int, overlap: int, align: int) -> list[int]:
+    """Tile origins along one side: near-equal steps on multiples of ``align``, the last tile flush
+    with the end (``length - tile`` is a multiple of ``align`` when both sides are)."""
     if length <= tile:
         return [0]
     step = tile - overlap
     count = -(-(length - tile) // step) + 1
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+    return [round(i * (length - tile) / (count - 1) / align) * align for i in range(count)]
 
 
-def tile_boxes(height: int, width: int, tile: int, overlap: int) -> list[Box]:
-    """Boxes of at most ``tile × tile`` covering the image, neighbours sharing ≥ ``overlap`` pixels."""
+def tile_boxes(height: int, width: int, tile: int, overlap: int, align: int = 1) -> list[Box]:
+    """Boxes of at most ``tile × tile`` covering the image, neighbours sharing about ``overlap``
+    pixels (at least ``overlap - align``), origins on multiples of ``align``."""
     if overlap >= tile:
         raise ValueError(f"overlap {overlap} must be smaller than the tile {tile}")
+    if tile % align or (height > tile and height % align) or (width > tile and width % align):
+        raise ValueError(f"tile {tile} and a tiled {width}×{height} image must be multiples of {align}")
     return [
         Box(top, left, min(height, top + tile), min(width, left + tile))
-        for top in _starts(height, tile, overlap)
-        for left in _starts(width, tile, overlap)
+        for top in _starts(height, tile, overlap, align)
+        for left in _starts(width, tile, overlap, align)
     ]
 
 
@@ -84,14 +91,15 @@ def run_tiled(
     overlap: int,
     mask: np.ndarray | None = None,
     on_tile: Callable[[int, int], None] | None = None,
+    align: int = 1,
 ) -> np.ndarray:
     """Restore ``rgb`` (H×W×3) tile by tile; returns the blended H×W×3 float32 result.
 
     ``restore_tile(tile_rgb, tile_mask)`` returns the tile restored, same height and width, float.
-    ``on_tile(done, total)`` reports progress on long scans.
+    ``on_tile(done, total)`` reports progress on long scans; ``align`` see :func:`tile_boxes`.
     """
     height, width = rgb.shape[:2]
-    boxes = tile_boxes(height, width, tile, overlap)
+    boxes = tile_boxes(height, width, tile, overlap, align)
     total = np.zeros((height, width, 3), np.float32)
     weights = np.zeros((height, width, 1), np.float32)
     for done, box in enumerate(boxes, start=1):
