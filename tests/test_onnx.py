@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,7 +22,6 @@ from PIL import Image
 from oldphoto_cli.backends import BackendSettings, create_backend
 from oldphoto_cli.errors import (
     ExportError,
-    InsufficientMemoryError,
     ProviderUnavailableError,
     WeightsNotFoundError,
 )
@@ -31,15 +29,18 @@ from oldphoto_cli.export.manifest import MANIFEST_NAME, read_manifest
 from oldphoto_cli.export.model_export import export_model
 from oldphoto_cli.export.onnx_cache import cached_exports
 from oldphoto_cli.export.stage_one_export import STAGE_ONE_EXPORTS, stage_one_keys
-from oldphoto_cli.export.stage_one_onnx import QUADRATIC_ENTRIES, MemoryCheckedEngine
-from oldphoto_cli.pipeline.bopbtl import MODES, stage_one_modules
+from oldphoto_cli.export.stage_one_onnx import onnx_networks
+from oldphoto_cli.pipeline.bopbtl import MODES, BopbtlPipeline, stage_one_modules
+from oldphoto_cli.pipeline.planning import estimate_bytes
 from oldphoto_cli.registry.checkpoint import load_checkpoint
 from oldphoto_cli.registry.integrity import sha256_of
 from oldphoto_cli.registry.manifest import get_model
 from oldphoto_cli.registry.resolve import resolve_files
+from oldphoto_cli.runtime.memory import resident_bytes
 from oldphoto_cli.runtime.onnx_engine import CPU, CUDA, OnnxEngine
 
 TOLERANCE = 1e-3
+MIB = 2**20
 QUALITY_KEYS = ("vae_a_quality", "mapping_quality", "vae_b_quality")
 # ONNX network: (a mode that uses it, its checkpoint key, the module's part or None)
 NETWORKS = {
@@ -195,13 +196,28 @@ def test_cuda_asked_of_a_cpu_only_session_is_refused(engines, monkeypatch):
     assert OnnxEngine("e", path, "auto").active_providers == [CPU]  # auto takes what there is
 
 
-def test_mapping_engines_refuse_matrices_that_cannot_fit():
-    """The exported attention has no row blocks: a 1024² scan needs tens of GiB, so it is refused."""
-    engine = SimpleNamespace(name="mapping_scratch", active_providers=[CPU])
-    checked = MemoryCheckedEngine(engine, QUADRATIC_ENTRIES["mapping_scratch"])
-    checked.check(64, 64, available=2**30)  # a 256² scan: 4096² entries, 192 MiB
-    with pytest.raises(InsufficientMemoryError, match=r"1024×1024 image.*--runtime torch"):
-        checked.check(256, 256, available=16 * 2**30)
+@pytest.mark.parametrize(
+    ("mode", "side", "budget"), [("scratch", 256, 230 * MIB), ("scratch_hr", 320, 160 * MIB)]
+)
+def test_onnx_restore_under_a_tight_budget_runs_in_tiles(
+    files, cache, engines, realworld_dir, mode, side, budget
+):
+    """The planner alone sizes ONNX runs: the whole photo's similarity matrices exceed ``--max-memory``,
+    so it plans tiles whose matrices fit, and the engines run them without a second opinion."""
+    wanted = {key: path for key, path in files.items() if key != "mapping_hr" or mode == "scratch_hr"}
+    networks = onnx_networks(wanted, mode, "cpu", need_detector=False, cache_dir=cache / "onnx")
+    with Image.open(realworld_dir / "old_w_scratch" / "d.png") as img:
+        rgb = np.asarray(img.convert("RGB").resize((side, side)))
+    mask = np.zeros((side, side), bool)
+    mask[side // 3 : side // 3 + 6, :] = True
+    pipe = BopbtlPipeline(networks, mode, max_memory=(resident_bytes() or 0) + budget)
+    result = pipe.restore(rgb, mask)
+    plan = pipe.last_plan
+    assert estimate_bytes(side, side, mode, blocked_attention=False) > budget
+    assert plan is not None and plan.tiled and plan.mode == mode
+    assert plan.peak_bytes == estimate_bytes(plan.tile, plan.tile, mode, blocked_attention=False)
+    assert plan.peak_bytes <= budget
+    assert result.image.shape == (side, side, 3) and np.isfinite(result.image).all()
 
 
 @pytest.fixture()

@@ -11,6 +11,8 @@ from oldphoto_cli.errors import InsufficientMemoryError
 from oldphoto_cli.pipeline.planning import (
     MAX_NONLOCAL_PIXELS,
     MAX_PREVIEW_PIXELS,
+    MIN_TILE,
+    OVERLAP,
     RunPlan,
     estimate_bytes,
     plan_run,
@@ -112,6 +114,55 @@ def test_estimates_grow_with_size_and_attention():
 def test_a_budget_too_small_for_any_tile_is_refused_with_advice():
     with pytest.raises(InsufficientMemoryError, match=r"6000×4000.*--max-memory"):
         plan_run(4000, 6000, "quality", budget=100 * 2**20)
+
+
+@pytest.mark.parametrize("mode", ["quality", "scratch", "scratch_hr"])
+@pytest.mark.parametrize("side", [192, 512, 1024])
+def test_whole_similarity_matrices_cost_at_least_blocks_of_rows(mode, side):
+    """ONNX holds every matrix whole, so its estimate is never below the blocked PyTorch one."""
+    onnx = estimate_bytes(side, side, mode, blocked_attention=False)
+    assert onnx >= estimate_bytes(side, side, mode, blocked_attention=True)
+    if mode != "quality" and side >= 512:
+        assert onnx > estimate_bytes(side, side, mode, blocked_attention=True)
+
+
+@pytest.mark.parametrize("mode", ["scratch", "scratch_hr"])
+def test_onnx_tiles_are_the_largest_whose_own_estimate_fits(mode):
+    budget = 2 * GIB
+    usable = budget - 32 * 3000 * 2000
+    plan = plan_run(3000, 2000, mode, budget, blocked_attention=False)
+    assert plan.tiled and plan.peak_bytes == estimate_bytes(plan.tile, plan.tile, mode, False)
+    assert plan.peak_bytes <= usable < estimate_bytes(plan.tile + 64, plan.tile + 64, mode, False)
+    assert plan.tile < plan_run(3000, 2000, mode, budget).tile  # whole matrices: smaller tiles
+
+
+@pytest.mark.parametrize("mode", ["scratch", "scratch_hr"])
+@pytest.mark.parametrize("budget", [1 * GIB, 2 * GIB, 4 * GIB, 16 * GIB])
+@pytest.mark.parametrize(("height", "width"), [(600, 800), (1600, 1600), (3000, 2000)])
+def test_every_onnx_plan_fits_the_budget_by_the_onnx_estimate(mode, budget, height, width):
+    """Whatever the planner picks for ONNX (whole, patch attention, tiles), the ONNX estimate of
+    that very run fits: nothing else checks it later."""
+    plan = plan_run(height, width, mode, budget, hr_available=True, blocked_attention=False)
+    region = (height, width) if plan.tile is None else (plan.tile, plan.tile)
+    assert plan.peak_bytes == estimate_bytes(*region, plan.mode, blocked_attention=False)
+    assert plan.peak_bytes + 32 * height * width <= budget
+
+
+def test_onnx_takes_patch_attention_only_when_its_whole_matrices_fit():
+    """At 1600² the patch-attention matrices fit 16 GiB in PyTorch's blocked form, not whole."""
+    blocked = plan_run(1600, 1600, "scratch", budget=16 * GIB, hr_available=True)
+    whole = plan_run(1600, 1600, "scratch", 16 * GIB, hr_available=True, blocked_attention=False)
+    assert blocked.mode == "scratch_hr" and not blocked.tiled
+    assert estimate_bytes(1600, 1600, "scratch_hr", blocked_attention=False) > 16 * GIB
+    assert whole.tiled and whole.peak_bytes + 32 * 1600 * 1600 <= 16 * GIB
+
+
+def test_the_smallest_tile_is_wider_than_the_overlap():
+    """A budget that only fits the smallest tile still gets tiles that tiling.py can lay out."""
+    smallest = estimate_bytes(MIN_TILE, MIN_TILE, "scratch", blocked_attention=False)
+    plan = plan_run(1000, 800, "scratch", smallest + 32 * 800_000, blocked_attention=False)
+    assert plan.tile == MIN_TILE > OVERLAP
+    assert tile_boxes(1000, 800, plan.tile, OVERLAP, align=4)
 
 
 def test_tiled_bopbtl_equals_whole_when_one_tile_covers_the_photo(pipeline_checkpoints, realworld_dir):

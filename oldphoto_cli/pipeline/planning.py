@@ -12,7 +12,9 @@ Three ways to run stage 1, from most to least faithful to the published pipeline
 
 Estimates are per pixel, measured with the stage-1 networks on the CPU (``oldphoto bench`` reports
 the real peaks): activations of the VAEs and the 512-channel mapping network cost about 900 bytes
-per image pixel; the non-local block adds its blocks of attention rows.
+per image pixel; the non-local block adds its blocks of attention rows. On runtimes that hold whole
+similarity matrices (ONNX) the attention is counted here too, and nowhere else: this estimate alone
+decides whether a photo runs whole, with patch attention or in tiles.
 """
 
 from __future__ import annotations
@@ -28,8 +30,15 @@ FIXED_BYTES = 64 * 2**20
 WHOLE_IMAGE_BYTES_PER_PIXEL = 32  # input, mask, detector map, accumulators: never tiled
 MAX_NONLOCAL_PIXELS = 2_200_000  # beyond this the full non-local block takes minutes per photo
 MAX_TILE = {"quality": 1024, "scratch": 512, "scratch_hr": 1024}
-MIN_TILE = 128
 OVERLAP = 128  # pixels shared by neighbouring tiles: 32 latent positions
+MIN_TILE = OVERLAP + 64  # a tile must be wider than what it shares (tiling.tile_boxes refuses else)
+MIN_PREVIEW = 128  # the preview's shorter side, at least
+# N×N float32 similarity matrices alive at once in the exported (ONNX) mapping graphs, as measured
+# (peak resident memory) with ONNX Runtime's CPU provider. Non-local block: the L1 renormalisation's
+# Div reads the masked softmax and its row norms Expand-ed to N×N while it writes its output (softmax
+# input and output, two, are alive before that). Patch attention: ``masked_fill`` is a Where, which
+# holds the similarity, a broadcast buffer and its output. The PyTorch blocks count 3 row blocks too.
+WHOLE_MATRIX_COPIES = 3
 # The preview's pixels, at most: enough for stable statistics, a few seconds of work (the full
 # non-local block's time grows with the square of the pixels, hence less in scratch mode).
 MAX_PREVIEW_PIXELS = {"quality": 1_000_000, "scratch": 500_000, "scratch_hr": 1_000_000}
@@ -57,14 +66,27 @@ def estimate_bytes(height: int, width: int, mode: str, blocked_attention: bool =
     ``blocked_attention=False`` for runtimes that hold the whole attention matrix (ONNX).
     """
     pixels = height * width
+    return (
+        FIXED_BYTES
+        + ACTIVATION_BYTES_PER_PIXEL * pixels
+        + attention_scratch_bytes(height, width, mode, blocked_attention)
+    )
+
+
+def attention_scratch_bytes(height: int, width: int, mode: str, blocked_attention: bool) -> int:
+    """The similarity matrices of ``mode``'s attention over a ``height × width`` region.
+
+    They grow with the square of the pixels, so they are what decides between whole image and tiles.
+    """
     latent = (height // 4) * (width // 4)
-    total = FIXED_BYTES + ACTIVATION_BYTES_PER_PIXEL * pixels
     if mode == "scratch":
-        matrix = 4 * latent * latent
-        total += 3 * (min(ATTENTION_CHUNK_BYTES, matrix) if blocked_attention else matrix)
-    elif mode == "scratch_hr":
-        total += latent * latent // 4  # similarity of damaged to clean patches, at worst
-    return total
+        matrix = 4 * latent * latent  # every latent position against every other
+        return 3 * min(ATTENTION_CHUNK_BYTES, matrix) if blocked_attention else WHOLE_MATRIX_COPIES * matrix
+    if mode == "scratch_hr":
+        matrix = latent * latent // 4  # 4 bytes × P² for the P = latent/4 finest (2×2) patches
+        # PyTorch compares damaged with clean patches only, one matrix at worst; ONNX every pair.
+        return matrix if blocked_attention else WHOLE_MATRIX_COPIES * matrix
+    return 0
 
 
 def plan_run(
@@ -86,7 +108,7 @@ def plan_run(
     if whole <= usable and not too_slow:
         return RunPlan(mode, None, whole, "whole image")
     if mode == "scratch" and hr_available:
-        patch = estimate_bytes(height, width, "scratch_hr")
+        patch = estimate_bytes(height, width, "scratch_hr", blocked_attention)
         if patch <= usable:
             return RunPlan("scratch_hr", None, patch, "whole image, patch attention")
     tile = _largest_tile(mode, usable, blocked_attention)
@@ -111,8 +133,8 @@ def preview_size(
     has at most MAX_PREVIEW_PIXELS; its norm statistics stand for the whole photo's."""
     scale = min(1.0, (MAX_PREVIEW_PIXELS[mode] / (height * width)) ** 0.5)
     while True:
-        size = max(MIN_TILE, round(height * scale)), max(MIN_TILE, round(width * scale))
-        if estimate_bytes(*size, mode, blocked_attention) <= usable or min(size) <= MIN_TILE:
+        size = max(MIN_PREVIEW, round(height * scale)), max(MIN_PREVIEW, round(width * scale))
+        if estimate_bytes(*size, mode, blocked_attention) <= usable or min(size) <= MIN_PREVIEW:
             return size
         scale *= 0.9
 
