@@ -33,7 +33,14 @@ def test_bench_reports_speed_and_memory_per_case(pipeline_checkpoints, tmp_path)
         assert r["error"] is None
         assert r["restore_s"] > 0 and r["megapixels_per_s"] > 0
         assert r["peak_rss_bytes"] > 50 * 2**20  # a whole interpreter with torch, measured in its own process
-    assert cases[("bopbtl", 64, 64)]["plan"] == {"mode": "quality", "tile": None, "reason": "whole image"}
+    plan = cases[("bopbtl", 64, 64)]["plan"]
+    assert (plan["mode"], plan["tile"], plan["reason"], plan["preview"]) == (
+        "quality",
+        None,
+        "whole image",
+        None,
+    )
+    assert 0 < plan["estimated_bytes"] < cases[("bopbtl", 64, 64)]["peak_rss_bytes"]
     assert "oldphoto bench" in result.stdout
 
 

@@ -62,6 +62,8 @@ def results_table(results: list[CaseResult]) -> Table:
 
 def _plan_text(plan: dict) -> str:
     tiles = f"tiles {plan['tile']}²" if plan.get("tile") else "whole"
+    if plan.get("preview"):
+        tiles += f", preview {plan['preview'][1]}×{plan['preview'][0]}"
     return f"{plan['mode']}, {tiles}"
 
 

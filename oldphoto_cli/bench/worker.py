@@ -11,6 +11,10 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oldphoto_cli.pipeline.planning import RunPlan
 
 DEGRADE = "degrade:"  # ``--model degrade:old-print`` times making damage instead of repairing it
 
@@ -38,8 +42,20 @@ def run_case(case: dict) -> dict:
     backend.restore(rgb)
     end = time.perf_counter()
     plan = getattr(getattr(backend, "pipeline", None), "last_plan", None)
-    plan_json = None if plan is None else {"mode": plan.mode, "tile": plan.tile, "reason": plan.reason}
+    plan_json = None if plan is None else _plan_json(plan)
     return _result(backend.name, loaded - start, end - begin, plan_json)
+
+
+def _plan_json(plan: RunPlan) -> dict:
+    """What the planner chose, and its estimate, to set beside the measured peak."""
+    preview = None if plan.preview is None else list(plan.preview)
+    return {
+        "mode": plan.mode,
+        "tile": plan.tile,
+        "reason": plan.reason,
+        "preview": preview,
+        "estimated_bytes": plan.peak_bytes,
+    }
 
 
 def run_degrade_case(case: dict) -> dict:
