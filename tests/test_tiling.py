@@ -216,3 +216,15 @@ def test_scratch_mode_tiles_agree_with_the_whole_photo_outside_scratches(pipelin
     whole = pipe.run(RunPlan("scratch", None, 0, "whole image"), rgb, clean)
     tiled = pipe.run(RunPlan("scratch", 256, 0, "tiles", preview=(304, 400)), rgb, clean)
     assert _psnr(tiled, whole) > 38
+
+
+def test_tiles_of_a_photo_off_the_networks_grid_come_back_at_its_size(pipeline_checkpoints, realworld_dir):
+    """Sides that are not multiples of 4 are padded once for the tiles and cropped back; the
+    preview is taken of the photo itself."""
+    pipe = _stage_one(pipeline_checkpoints, "quality")
+    with Image.open(realworld_dir / "old" / "c.png") as img:
+        rgb = np.asarray(img.convert("RGB").resize((250, 203)))
+    whole = pipe.run(RunPlan("quality", None, 0, "whole image"), rgb, None)
+    tiled = pipe.run(RunPlan("quality", 192, 0, "tiles", preview=(203, 250)), rgb, None)
+    assert tiled.shape == whole.shape == (203, 250, 3)
+    assert _psnr(tiled, whole) > 35

@@ -185,15 +185,15 @@ class BopbtlPipeline:
             return self._translate(rgb, scratches, mapping)
         height, width = rgb.shape[:2]
         multiple = QUALITY_MULTIPLE if scratches is None else SCRATCH_MULTIPLE
-        rgb = pad_to_multiple(rgb, multiple)  # every tile then sits on the networks' pixel grid
-        scratches = None if scratches is None else pad_to_multiple(scratches, multiple)
+        padded = pad_to_multiple(rgb, multiple)  # every tile then sits on the networks' pixel grid
+        padded_mask = None if scratches is None else pad_to_multiple(scratches, multiple)
 
         def restore_region(region: np.ndarray, region_mask: np.ndarray | None) -> np.ndarray:
             return self._translate(region, region_mask, mapping)
 
         with self._statistics_of_preview(plan, rgb, scratches, mapping):
             out = run_tiled(
-                rgb, restore_region, plan.tile, OVERLAP, scratches, self.on_tile, align=QUALITY_MULTIPLE
+                padded, restore_region, plan.tile, OVERLAP, padded_mask, self.on_tile, align=QUALITY_MULTIPLE
             )
         return crop_to(out, height, width)
 
