@@ -39,9 +39,9 @@ MIN_PREVIEW = 128  # the preview's shorter side, at least
 # input and output, two, are alive before that). Patch attention: ``masked_fill`` is a Where, which
 # holds the similarity, a broadcast buffer and its output. The PyTorch blocks count 3 row blocks too.
 WHOLE_MATRIX_COPIES = 3
-# The preview's pixels, at most: enough for stable statistics, a few seconds of work (the full
-# non-local block's time grows with the square of the pixels, hence less in scratch mode).
-MAX_PREVIEW_PIXELS = {"quality": 1_000_000, "scratch": 500_000, "scratch_hr": 1_000_000}
+# The preview's pixels, at most: enough for stable statistics, a few seconds of work. It never has
+# more pixels than a tile either, so it never needs more memory than the tiles do.
+MAX_PREVIEW_PIXELS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -121,17 +121,23 @@ def plan_run(
             f"but the budget allows {format_bytes(max(budget, 0))}; raise --max-memory or free memory"
         )
     why = "full attention would be too slow" if too_slow and whole <= usable else "memory"
-    preview = preview_size(height, width, mode, max(usable, 0), blocked_attention)
+    preview = preview_size(height, width, mode, max(usable, 0), blocked_attention, tile * tile)
     peak = estimate_bytes(tile, tile, mode, blocked_attention)
     return RunPlan(mode, tile, peak, f"tiles ({why})", preview)
 
 
 def preview_size(
-    height: int, width: int, mode: str, usable: int, blocked_attention: bool = True
+    height: int,
+    width: int,
+    mode: str,
+    usable: int,
+    blocked_attention: bool = True,
+    max_pixels: int = MAX_PREVIEW_PIXELS,
 ) -> tuple[int, int]:
     """The largest scaled-down copy of the photo (same aspect) that fits ``usable`` bytes whole and
-    has at most MAX_PREVIEW_PIXELS; its norm statistics stand for the whole photo's."""
-    scale = min(1.0, (MAX_PREVIEW_PIXELS[mode] / (height * width)) ** 0.5)
+    has at most ``max_pixels`` (and MAX_PREVIEW_PIXELS); its norm statistics stand for the photo's."""
+    limit = min(max_pixels, MAX_PREVIEW_PIXELS)
+    scale = min(1.0, (limit / (height * width)) ** 0.5)
     while True:
         size = max(MIN_PREVIEW, round(height * scale)), max(MIN_PREVIEW, round(width * scale))
         if estimate_bytes(*size, mode, blocked_attention) <= usable or min(size) <= MIN_PREVIEW:
