@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from oldphoto_cli.runtime.allocator import retain_freed_memory
+from oldphoto_cli.runtime.channels_last import channels_last, use_channels_last
 from oldphoto_cli.runtime.winograd import accelerate_convolutions
 
 
@@ -28,18 +29,24 @@ class TorchEngine:
     """A loaded ``nn.Module`` on a device, in eval mode; inputs are moved to that device.
 
     On the CPU its wide 3×3 convolutions are swapped for Winograd ones (runtime/winograd.py),
-    which compute the same values with a quarter of the multiplies, and freed memory is kept for
-    reuse (runtime/allocator.py); ``accelerate=False`` leaves both alone.
+    which compute the same values with a quarter of the multiplies, the network runs channels-last
+    (runtime/channels_last.py) and freed memory is kept for reuse (runtime/allocator.py);
+    ``accelerate=False`` leaves all three alone.
     """
 
     def __init__(self, name: str, module: nn.Module, device: torch.device, accelerate: bool = True) -> None:
         self.name = name
         self.module = module.to(device).eval()
         self.device = device
-        if accelerate and device.type == "cpu":
+        self.channels_last = accelerate and device.type == "cpu"
+        if self.channels_last:
             accelerate_convolutions(self.module)
+            use_channels_last(self.module)
             retain_freed_memory()
 
     @torch.inference_mode()
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.module(*(x.to(self.device) for x in inputs))
+        inputs = tuple(x.to(self.device) for x in inputs)
+        if self.channels_last:
+            inputs = tuple(channels_last(x) for x in inputs)
+        return self.module(*inputs)

@@ -21,10 +21,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oldphoto_cli.runtime.matmul import matmul_nt
+
 TILE = 4  # output tile side
 WINDOW = TILE + 2  # input tile side for a 3×3 kernel
 CHUNK_BYTES = 32 * 2**20  # transformed input per block of tile rows; bounds the extra memory
 MIN_CHANNELS = 128  # the wide mapping convolutions: most of the time, and the rounding stays ~1e-4
+# Input channels per partial sum of the products. oneDNN sums a dot product in one run; over 512
+# channels that doubled the rounding of the scratch-mode chain (4.4e-4 to 1.0e-3 against the
+# reference vectors, whose tolerance is 1e-3). Four sums of 128, added by the product itself, round
+# less than MKL's and cost nothing measurable.
+CHANNELS_PER_SUM = 64
 
 # Transform matrices for the interpolation points 0, 1, -1, 2, -2 and infinity.
 _BT = [
@@ -52,39 +59,55 @@ _AT = [
 
 
 def transform_weight(weight: torch.Tensor) -> torch.Tensor:
-    """G·g·Gᵀ for every filter as one product with G⊗G: (O, I, 3, 3) → (36, O, I).
+    """G·g·Gᵀ for every filter as one product with G⊗G: (O, I, 3, 3) → (36, P, O, I/P).
 
-    24·G has small integer entries, so (24G)⊗(24G) is exact in float32 and the only rounding is
-    in the sums and the final division by 576: as accurate as float64, at float32 speed. Cheap
-    enough to redo on every call, which keeps memory at the checkpoint's size, not four times it.
+    The input channels come in ``P = channel_parts(I)`` groups, each summed on its own (see
+    CHANNELS_PER_SUM). 24·G has small integer entries, so (24G)⊗(24G) is exact in float32 and the
+    only rounding is in the sums and the final division by 576: as accurate as float64, at float32
+    speed. Cheap enough to redo on every call, which keeps memory at the checkpoint's size, not four
+    times it.
     """
     out_ch, in_ch = weight.shape[:2]
+    parts = channel_parts(in_ch)
+    grouped = weight.detach().reshape(out_ch, parts, in_ch // parts, 9).transpose(0, 1)
     gg = _weight_kernel(weight.dtype, weight.device)
-    u = torch.mm(gg, weight.detach().reshape(out_ch * in_ch, 9).t())
-    return u.div_(_G_SCALE**2).view(WINDOW * WINDOW, out_ch, in_ch)
+    u = torch.mm(gg, grouped.reshape(-1, 9).t())
+    return u.div_(_G_SCALE**2).view(WINDOW * WINDOW, parts, out_ch, in_ch // parts)
+
+
+def channel_parts(channels: int) -> int:
+    """How many groups of input channels are summed separately: groups of CHANNELS_PER_SUM."""
+    return channels // CHANNELS_PER_SUM if channels % CHANNELS_PER_SUM == 0 else 1
 
 
 def winograd_conv3x3(
     x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None, padding: int
 ) -> torch.Tensor:
-    """3×3 convolution, stride 1, zero ``padding``, of N×C×H×W ``x`` with pre-transformed filters ``u``."""
+    """3×3 convolution, stride 1, zero ``padding``, of N×C×H×W ``x`` with pre-transformed filters ``u``.
+
+    The work happens channels-last (N, H, W, C in memory): a tile's channels are then one
+    contiguous row, so the 36 products are plain (tiles × C)·(C × O) matrices that oneDNN takes as
+    they are (runtime/matmul.py). The result is a channels-last N×C×H×W tensor, which the next
+    layers (and the next Winograd convolution, without a copy) accept like any other.
+    """
     n, channels, height, width = x.shape
     out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
     tiles_h, tiles_w = -(-out_h // TILE), -(-out_w // TILE)
     pad_bottom = tiles_h * TILE + 2 - height - padding
     pad_right = tiles_w * TILE + 2 - width - padding
+    x = x.contiguous(memory_format=torch.channels_last)
     if padding or pad_right or pad_bottom:  # after a reflection pad the tiles often fit already
         x = F.pad(x, (padding, pad_right, padding, pad_bottom))
-    x = x.contiguous()
-    out = torch.empty(n, u.shape[1], out_h, out_w, dtype=x.dtype, device=x.device)
+    pixels = x.permute(0, 2, 3, 1).contiguous()  # N, H, W, C: a view when x is channels-last
+    out = torch.empty(n, out_h, out_w, u.shape[2], dtype=x.dtype, device=x.device)
     rows = max(1, CHUNK_BYTES // (4 * WINDOW * WINDOW * channels * tiles_w))
     kb, ka = _kernels(x.dtype, x.device)
     for i in range(n):
         for top in range(0, tiles_h, rows):
-            _tile_rows(x[i], u, kb, ka, out[i], top, min(tiles_h, top + rows), tiles_w)
+            _tile_rows(pixels[i], u, kb, ka, out[i], top, min(tiles_h, top + rows), tiles_w)
     if bias is not None:
-        out += bias.view(1, -1, 1, 1)
-    return out
+        out += bias
+    return out.permute(0, 3, 1, 2)
 
 
 def _tile_rows(
@@ -97,27 +120,34 @@ def _tile_rows(
     bottom: int,
     tiles_w: int,
 ) -> None:
-    """Tile rows ``top:bottom`` of one image: gather, transform, 36 products, transform back."""
-    channels, _, width = x.shape
-    count = (bottom - top) * tiles_w
-    base = x[:, top * TILE :]
-    # d[(i, j), c, ty, tx] = x[c, 4·ty + i, 4·tx + j]: every 6×6 window, without copying x first
+    """Tile rows ``top:bottom`` of one H×W×C image: gather, transform, 36 products, transform back."""
+    width, channels = x.shape[1:]
+    parts, part = u.shape[1], u.shape[3]
+    out_ch, rows = u.shape[2], bottom - top
+    count = rows * tiles_w
+    base = x[top * TILE :]
+    # d[(i, j), p, ty, tx, c] = x[4·ty + i, 4·tx + j, p·part + c]: every 6×6 window, in channel
+    # groups, without copying x first
     windows = base.as_strided(
-        (WINDOW, WINDOW, channels, bottom - top, tiles_w),
-        (width, 1, x.stride(0), TILE * width, TILE),
+        (WINDOW, WINDOW, parts, rows, tiles_w, part),
+        (width * channels, channels, part, TILE * width * channels, TILE * channels, 1),
     )
-    v = torch.mm(kb, windows.reshape(WINDOW * WINDOW, channels * count))
-    m = torch.bmm(u, v.view(WINDOW * WINDOW, channels, count))  # 36 × O × tiles
-    y = torch.mm(m.view(WINDOW * WINDOW, -1).t(), ka.t())  # (O · tiles) × 16
-    out_ch, rows = u.shape[1], bottom - top
-    y = y.view(out_ch, rows, tiles_w, TILE, TILE).permute(0, 1, 3, 2, 4)  # (O, ty, i, tx, j)
-    start, stop = top * TILE, min(out.shape[1], bottom * TILE)
-    target = out[:, start:stop]
-    if stop - start == rows * TILE and out.shape[2] == tiles_w * TILE:
-        target.view(out_ch, rows, TILE, tiles_w, TILE).copy_(y)  # whole tiles: one copy, no reshape
+    v = matmul_nt(kb, windows.reshape(WINDOW * WINDOW, -1).t()).view(WINDOW * WINDOW, parts, count, part)
+    m = torch.empty(WINDOW * WINDOW, count, out_ch, dtype=x.dtype, device=x.device)
+    for k in range(WINDOW * WINDOW):  # tiles × C by C × O, once per position in the 6×6 window
+        product = None
+        for p in range(parts):
+            product = matmul_nt(v[k, p], u[k, p], product)
+        m[k] = product
+    y = matmul_nt(ka, m.view(WINDOW * WINDOW, count * out_ch).t())
+    y = y.view(TILE, TILE, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)  # (ty, i, tx, j, O)
+    start, stop = top * TILE, min(out.shape[0], bottom * TILE)
+    target = out[start:stop]
+    if stop - start == rows * TILE and out.shape[1] == tiles_w * TILE:
+        target.view(rows, TILE, tiles_w, TILE, out_ch).copy_(y)  # whole tiles: one copy, no reshape
     else:
-        y = y.reshape(out_ch, rows * TILE, tiles_w * TILE)
-        target.copy_(y[:, : stop - start, : out.shape[2]])
+        y = y.reshape(rows * TILE, tiles_w * TILE, out_ch)
+        target.copy_(y[: stop - start, : out.shape[1]])
 
 
 _G_SCALE = 24  # 24·G is an integer matrix
