@@ -16,6 +16,7 @@ from oldphoto_cli.networks import (
     ScratchDetectionUNet,
 )
 from oldphoto_cli.registry.checkpoint import load_into
+from oldphoto_cli.runtime.engines import TorchEngine
 from oldphoto_cli.runtime.winograd import WinogradConv2d, accelerate_convolutions, is_eligible
 
 MAPPINGS = {
@@ -78,13 +79,18 @@ def loaded(network: nn.Module, section: str, layout, ref_state_dict) -> nn.Modul
 @torch.inference_mode()
 @pytest.mark.parametrize("mode", list(MAPPINGS))
 def test_accelerated_chain_reproduces_vectors(mode, vectors, layout, ref_state_dict):
+    """The CPU engines as shipped (Winograd, oneDNN attention, channels-last) stay within 1e-3."""
+    cpu = torch.device("cpu")
     vae_a = loaded(VAE(), f"{mode}/vae_a", layout, ref_state_dict)
     mapping = loaded(MAPPINGS[mode](), f"{mode}/mapping_net", layout, ref_state_dict)
     assert any(isinstance(m, WinogradConv2d) for m in mapping.modules())
     vae_b = loaded(VAE(), f"{mode}/vae_b", layout, ref_state_dict)
-    latent = vae_a.encode(vectors[f"{mode}.input"])
+    encode = TorchEngine("encoder", vae_a.encoder, cpu)
+    mapping_engine = TorchEngine("mapping", mapping, cpu)
+    decode = TorchEngine("decoder", vae_b.decoder, cpu)
+    latent = encode(vectors[f"{mode}.input"])
     args = (latent,) if mode == "quality" else (latent, vectors[f"{mode}.mask"])
-    output = vae_b.decode(mapping(*args))
+    output = decode(mapping_engine(*args))
     assert (latent - vectors[f"{mode}.latent_a"]).abs().max().item() < 1e-3
     assert (output - vectors[f"{mode}.output"]).abs().max().item() < 1e-3
 
@@ -94,3 +100,17 @@ def test_accelerated_detector_reproduces_vectors(vectors, layout, ref_state_dict
     unet = loaded(ScratchDetectionUNet(), "detection/unet", layout, ref_state_dict)
     logits = unet(vectors["detection.input"])
     assert (logits - vectors["detection.output"]).abs().max().item() < 1e-3
+
+
+def test_channel_groups_sum_to_the_whole_product(monkeypatch):
+    """Splitting the channel sum (CHANNELS_PER_SUM) changes only rounding."""
+    from oldphoto_cli.runtime import winograd
+
+    conv = nn.Conv2d(64, 16, 3, padding=1)
+    x = torch.randn(1, 64, 13, 18)
+    with torch.inference_mode():
+        monkeypatch.setattr(winograd, "CHANNELS_PER_SUM", 16)
+        assert winograd.transform_weight(conv.weight).shape == (36, 4, 16, 16)
+        split = WinogradConv2d(conv)(x)
+        exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=1)
+    assert (split.double() - exact).abs().max().item() < 1e-4

@@ -36,6 +36,30 @@ def valid_positions(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return (1 - touched) * clean_nearest
 
 
+def attend_rows(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, chunk_bytes: int
+) -> torch.Tensor:
+    """softmax(QK) · valid, L1-renormalised per row, times V; computed a block of rows at a time.
+
+    ``queries`` and ``values`` are B×N×C, ``keys`` B×C×N, ``valid`` B×1×N; at most ``chunk_bytes``
+    of scores at once.
+    """
+    rows = attention_rows(queries.shape, keys.shape[-1], chunk_bytes)
+    out = torch.empty_like(values)
+    for start in range(0, queries.shape[1], rows):
+        scores = torch.matmul(queries[:, start : start + rows], keys)
+        weights = F.softmax(scores, dim=2).mul_(valid)
+        weights = F.normalize(weights, p=1, dim=2)
+        out[:, start : start + rows] = torch.matmul(weights, values)
+    return out
+
+
+def attention_rows(query_shape: torch.Size, keys: int, chunk_bytes: int) -> int:
+    """Query rows per block so that one block of float32 scores stays within ``chunk_bytes``."""
+    batch, count = query_shape[0], query_shape[1]
+    return max(1, min(count, chunk_bytes // (4 * keys * max(1, batch))))
+
+
 class MaskedNonLocalBlock(nn.Module):
     """Non-local attention restricted to unmasked keys, followed by three residual blocks."""
 
@@ -63,18 +87,13 @@ class MaskedNonLocalBlock(nn.Module):
     def _attend(
         self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, valid: torch.Tensor
     ) -> torch.Tensor:
-        """softmax(QK) · valid, L1-renormalised per row, times V; computed a block of rows at a time."""
         if torch.onnx.is_in_onnx_export():
             return attend_full(queries, keys, values, valid)
-        n = keys.shape[-1]
-        rows = max(1, min(queries.shape[1], self.chunk_bytes // (4 * n * max(1, queries.shape[0]))))
-        out = torch.empty_like(values)
-        for start in range(0, queries.shape[1], rows):
-            scores = torch.matmul(queries[:, start : start + rows], keys)
-            weights = F.softmax(scores, dim=2).mul_(valid)
-            weights = F.normalize(weights, p=1, dim=2)
-            out[:, start : start + rows] = torch.matmul(weights, values)
-        return out
+        return self.attention(queries, keys, values, valid, self.chunk_bytes)
+
+    # How the attention is computed outside ONNX export: the published arithmetic, a block of rows at
+    # a time. A runtime may set a faster equivalent on an instance (runtime/attention.py).
+    attention = staticmethod(attend_rows)
 
 
 def attend_full(

@@ -16,22 +16,25 @@ not change; values change only by float32 rounding, since sums run in another or
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
 class ChannelsLastInstanceNorm2d(nn.InstanceNorm2d):
     """Instance normalisation that keeps its input's memory layout.
 
-    For one image, instance norm is batch norm with batch statistics (the mean and biased variance
-    of each channel over H×W), and PyTorch's batch norm runs on channels-last tensors as they are.
-    Batches of several images, and norms with running statistics, take the inherited path.
+    Two passes, the mean and then the mean square about it: as accurate as PyTorch's own instance
+    norm (about 1e-6 on unit-variance outputs), in any layout. PyTorch's batch norm also keeps the
+    layout, but its channels-last statistics lose precision when a channel's mean is large against
+    its spread (2.5e-5 with mean 5, deviation 3), which moved restored scans by up to 2 levels.
+    Affine norms, norms with running statistics and other ranks take the inherited path.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[0] != 1 or self.track_running_stats:
+        if x.dim() != 4 or self.affine or self.track_running_stats:
             return super().forward(x)
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        centred = x - x.mean((2, 3), keepdim=True)
+        variance = centred.square().mean((2, 3), keepdim=True)
+        return centred.mul_(variance.add_(self.eps).rsqrt_())
 
 
 def use_channels_last(module: nn.Module) -> nn.Module:

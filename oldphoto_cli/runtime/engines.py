@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from oldphoto_cli.runtime.allocator import retain_freed_memory
+from oldphoto_cli.runtime.attention import accelerate_attention
 from oldphoto_cli.runtime.channels_last import channels_last, use_channels_last
 from oldphoto_cli.runtime.winograd import accelerate_convolutions
 
@@ -29,9 +30,10 @@ class TorchEngine:
     """A loaded ``nn.Module`` on a device, in eval mode; inputs are moved to that device.
 
     On the CPU its wide 3×3 convolutions are swapped for Winograd ones (runtime/winograd.py),
-    which compute the same values with a quarter of the multiplies, the network runs channels-last
+    which compute the same values with a quarter of the multiplies, the non-local attention takes
+    oneDNN's products (runtime/attention.py), the network runs channels-last
     (runtime/channels_last.py) and freed memory is kept for reuse (runtime/allocator.py);
-    ``accelerate=False`` leaves all three alone.
+    ``accelerate=False`` leaves all four alone.
     """
 
     def __init__(self, name: str, module: nn.Module, device: torch.device, accelerate: bool = True) -> None:
@@ -41,6 +43,7 @@ class TorchEngine:
         self.channels_last = accelerate and device.type == "cpu"
         if self.channels_last:
             accelerate_convolutions(self.module)
+            accelerate_attention(self.module)
             use_channels_last(self.module)
             retain_freed_memory()
 

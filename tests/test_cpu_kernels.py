@@ -1,0 +1,67 @@
+"""The CPU runtime's replacements compute what the layers they stand in for compute."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from oldphoto_cli.networks.nonlocal_mapping import MaskedNonLocalBlock, attend_rows
+from oldphoto_cli.runtime.attention import accelerate_attention, attend_rows_fast
+from oldphoto_cli.runtime.channels_last import ChannelsLastInstanceNorm2d, use_channels_last
+from oldphoto_cli.runtime.matmul import matmul_nt
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matmul_nt_equals_mm_with_and_without_accumulation(transposed):
+    torch.manual_seed(1)
+    a = torch.randn(37, 50)
+    b = torch.randn(50, 120).t() if transposed else torch.randn(120, 50)
+    extra = torch.randn(37, 120)
+    expected = a.double() @ b.double().t()
+    assert (matmul_nt(a, b).double() - expected).abs().max().item() < 1e-4
+    assert (matmul_nt(a, b, extra).double() - (expected + extra.double())).abs().max().item() < 1e-4
+    strided_rows = torch.randn(50, 37).t()  # made contiguous inside
+    assert torch.allclose(matmul_nt(strided_rows, b), strided_rows @ b.t(), atol=1e-4)
+
+
+def test_channels_last_instance_norm_matches_instance_norm_even_off_centre():
+    torch.manual_seed(2)
+    x = torch.randn(1, 64, 96, 80) * 3 + 5  # a large mean against the spread: where precision goes
+    reference = nn.InstanceNorm2d(64)(x.double())
+    out = ChannelsLastInstanceNorm2d(64)(x.contiguous(memory_format=torch.channels_last))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert (out.double() - reference).abs().max().item() < 1e-5
+    batch = torch.randn(3, 8, 10, 12)  # several images: the inherited path, also right
+    assert torch.allclose(ChannelsLastInstanceNorm2d(8)(batch), nn.InstanceNorm2d(8)(batch), atol=1e-5)
+
+
+def test_use_channels_last_swaps_norms_and_keeps_keys():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.InstanceNorm2d(8), nn.Sequential(nn.InstanceNorm2d(8)))
+    keys = set(net.state_dict())
+    use_channels_last(net)
+    assert set(net.state_dict()) == keys
+    norms = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+    assert len(norms) == 2 and all(type(m) is ChannelsLastInstanceNorm2d for m in norms)
+    assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("chunk_bytes", [4 * 30 * 7, 2**20])  # several blocks of rows, and one
+def test_fast_attention_equals_published_arithmetic(chunk_bytes):
+    torch.manual_seed(3)
+    b, n, c = 2, 30, 16
+    queries, values = torch.randn(b, n, c), torch.randn(b, n, c)
+    keys = torch.randn(b, c, n)
+    valid = (torch.rand(b, 1, n) > 0.3).float()
+    valid[1] = 0  # no valid key at all: rows of zeros in both forms
+    expected = attend_rows(queries, keys, values, valid, chunk_bytes)
+    fast = attend_rows_fast(queries, keys, values, valid, chunk_bytes)
+    assert (fast - expected).abs().max().item() < 1e-5
+    assert fast[1].abs().max().item() == 0.0
+
+
+def test_accelerate_attention_sets_the_fast_form_on_each_block_only():
+    net = nn.Sequential(MaskedNonLocalBlock(8), MaskedNonLocalBlock(8))
+    assert accelerate_attention(net) == 2
+    assert all(block.attention is attend_rows_fast for block in net)
+    assert MaskedNonLocalBlock(8).attention is attend_rows  # the class keeps the published form
