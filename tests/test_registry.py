@@ -158,3 +158,20 @@ def test_hub_settings_are_read_from_the_environment_at_call_time(
     for value, offline in (("1", True), ("yes", True), ("0", False), ("", False)):
         monkeypatch.setenv("HF_HUB_OFFLINE", value)
         assert hub.hub_offline() is offline
+
+
+def test_uninitialised_skips_random_weights_and_restores_the_initialisers():
+    import torch
+    from torch import nn
+
+    from oldphoto_cli.registry.checkpoint import uninitialised
+
+    before = nn.init.kaiming_uniform_
+    with uninitialised():
+        conv = nn.Conv2d(4, 4, 3)
+        conv.weight.data.fill_(7.0)  # untouched memory would do; a marker makes the check exact
+        nn.Conv2d.reset_parameters(conv)
+        assert torch.all(conv.weight == 7.0)
+    assert nn.init.kaiming_uniform_ is before
+    fresh = nn.Conv2d(4, 4, 3)
+    assert fresh.weight.std().item() > 0  # random again outside

@@ -32,7 +32,7 @@ from oldphoto_cli.pipeline.geometry import crop_to, pad_to_multiple
 from oldphoto_cli.pipeline.planning import OVERLAP, RunPlan, plan_run
 from oldphoto_cli.pipeline.tile_statistics import recorded_statistics, shared_statistics
 from oldphoto_cli.pipeline.tiling import run_tiled
-from oldphoto_cli.registry.checkpoint import load_checkpoint
+from oldphoto_cli.registry.checkpoint import load_checkpoint, uninitialised
 from oldphoto_cli.runtime.engines import Engine, TorchEngine
 from oldphoto_cli.runtime.memory import run_budget
 
@@ -119,7 +119,8 @@ def torch_networks(
     ``accelerate=False`` keeps direct convolutions (see TorchEngine): bit-for-bit the published
     arithmetic, slower on a CPU.
     """
-    modules = stage_one_modules(mode, need_detector, patch_attention="mapping_hr" in files)
+    with uninitialised():  # every value comes from the checkpoints, loaded strictly below
+        modules = stage_one_modules(mode, need_detector, patch_attention="mapping_hr" in files)
     loaded = {key: load_checkpoint(module, files[key]) for key, module in modules.items()}
     detector = loaded.get("detection")
     hr_module = loaded.get("mapping_hr") if mode == "scratch" else None  # an alternative, not the mapping
