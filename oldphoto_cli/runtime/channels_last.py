@@ -61,5 +61,5 @@ def _channels_last_copy(norm: nn.InstanceNorm2d) -> ChannelsLastInstanceNorm2d:
     swapped = ChannelsLastInstanceNorm2d(
         norm.num_features, norm.eps, norm.momentum, norm.affine, norm.track_running_stats
     )
-    swapped.load_state_dict(norm.state_dict())
-    return swapped.to(next(iter(norm.buffers()), torch.empty(0)).device).train(norm.training)
+    swapped.load_state_dict(norm.state_dict())  # affine weights or running statistics, if any
+    return swapped.train(norm.training)

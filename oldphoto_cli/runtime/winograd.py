@@ -4,8 +4,9 @@ Nearly all of stage 1's time on a CPU goes into 3×3 convolutions with 512 chann
 networks, and PyTorch's CPU kernels compute those directly. Winograd's minimal filtering (Lavin &
 Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) computes each 4×4 output tile from
 a 6×6 input tile with 36 multiplies per channel pair instead of 144; what remains is 36 large matrix
-products, which oneDNN runs at full speed (runtime/matmul.py). The result equals the direct convolution up to float32
-rounding (about 1e-5 relative), well inside the 1e-3 the reference vectors allow.
+products, which oneDNN runs at full speed (runtime/matmul.py). The result equals the direct
+convolution up to float32 rounding (about 1e-5 relative), well inside the 1e-3 the reference
+vectors allow.
 
 The swap is a runtime choice, not part of the networks: :func:`accelerate_convolutions` replaces
 eligible ``nn.Conv2d`` layers in a loaded network with :class:`WinogradConv2d`, which keeps the same
