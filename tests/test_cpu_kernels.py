@@ -44,6 +44,26 @@ def test_use_channels_last_swaps_norms_and_keeps_keys():
     norms = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
     assert len(norms) == 2 and all(type(m) is ChannelsLastInstanceNorm2d for m in norms)
     assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert [m.inplace for m in norms] == [True, False]  # only a convolution's output is overwritten
+
+
+@pytest.mark.parametrize("block_bytes", [4 * 2**20, 1000])
+def test_in_place_instance_norm_equals_the_copying_one(block_bytes, monkeypatch):
+    from oldphoto_cli.runtime import channels_last
+
+    monkeypatch.setattr(channels_last, "SQUARE_BLOCK_BYTES", block_bytes)  # 1000: many blocks
+    torch.manual_seed(4)
+    x = (torch.randn(2, 32, 45, 38) * 3 + 5).contiguous(memory_format=torch.channels_last)
+    reference = nn.InstanceNorm2d(32)(x.double())
+    norm = ChannelsLastInstanceNorm2d(32)
+    copying = norm(x)
+    norm.inplace = True
+    with torch.inference_mode():
+        given = x.clone()
+        out = norm(given)
+    assert out.data_ptr() == given.data_ptr()
+    assert (out.double() - reference).abs().max().item() < 1e-5
+    assert (out - copying).abs().max().item() < 1e-5
 
 
 @pytest.mark.parametrize("chunk_bytes", [4 * 30 * 7, 2**20])  # several blocks of rows, and one

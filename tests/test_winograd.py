@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
@@ -15,9 +17,17 @@ from oldphoto_cli.networks import (
     PatchAttentionMappingNetwork,
     ScratchDetectionUNet,
 )
+from oldphoto_cli.pipeline.bopbtl import MAPPING_WINOGRAD_TILE
 from oldphoto_cli.registry.checkpoint import load_into
 from oldphoto_cli.runtime.engines import TorchEngine
-from oldphoto_cli.runtime.winograd import WinogradConv2d, accelerate_convolutions, is_eligible
+from oldphoto_cli.runtime.winograd import (
+    DEFAULT_TILE,
+    TILES,
+    WinogradConv2d,
+    accelerate_convolutions,
+    is_eligible,
+    transforms,
+)
 
 MAPPINGS = {
     "quality": MappingNetwork,
@@ -30,15 +40,59 @@ MAPPINGS = {
     ("in_ch", "out_ch", "height", "width", "padding"),
     [(64, 128, 37, 53, 1), (512, 256, 20, 31, 0), (32, 64, 5, 6, 1), (48, 32, 3, 3, 0), (32, 32, 9, 4, 1)],
 )
-def test_equals_direct_convolution(in_ch, out_ch, height, width, padding):
+@pytest.mark.parametrize("tile", TILES)
+def test_equals_direct_convolution(in_ch, out_ch, height, width, padding, tile):
     torch.manual_seed(height * width)
     conv = nn.Conv2d(in_ch, out_ch, 3, padding=padding)
     x = torch.randn(2, in_ch, height, width)
     with torch.inference_mode():
-        fast = WinogradConv2d(conv)(x)
+        fast = WinogradConv2d(conv, tile)(x)
         exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=padding)
     assert fast.shape == exact.shape
     assert (fast.double() - exact).abs().max().item() < 1e-4 * max(1.0, exact.abs().max().item())
+
+
+@pytest.mark.parametrize("tile", TILES)
+def test_transforms_compute_a_correlation_exactly(tile):
+    """Aᵀ[(G g) ⊙ (Bᵀ d)] = the 3-tap correlation of d, in exact rationals, for integer data."""
+    t = transforms(tile)
+    d = [Fraction(v) for v in (3, -1, 4, 1, -5, 9, 2, -6)[: t.window]]
+    g = [Fraction(2), Fraction(-7), Fraction(1)]
+    gg = [sum(row[k] * g[k] for k in range(3)) for row in t.g]
+    bd = [sum(row[k] * d[k] for k in range(t.window)) for row in t.bt]
+    y = [sum(row[k] * gg[k] * bd[k] for k in range(t.window)) for row in t.at]
+    assert y == [sum(g[k] * d[i + k] for k in range(3)) for i in range(tile)]
+    assert all((x * t.g_scale).denominator == 1 for row in t.g for x in row)
+
+
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize(("height", "width"), [(20, 31), (2, 9), (13, 6)])
+def test_reflection_padding_equals_pad_then_convolution(tile, height, width):
+    torch.manual_seed(height + width)
+    conv = nn.Conv2d(24, 40, 3, padding=0)
+    x = torch.randn(1, 24, height, width)
+    with torch.inference_mode():
+        fast = WinogradConv2d(conv, tile, reflect=True)(x)
+        exact = F.conv2d(
+            F.pad(x.double(), (1, 1, 1, 1), mode="reflect"), conv.weight.double(), conv.bias.double()
+        )
+    assert fast.shape == exact.shape
+    assert (fast.double() - exact).abs().max().item() < 1e-4 * exact.abs().max().item()
+
+
+def test_reflection_pad_before_a_convolution_is_folded_into_it():
+    torch.manual_seed(3)
+    block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(128, 128, 3), nn.ReLU(), nn.ReflectionPad2d(1))
+    keys = set(block.state_dict())
+    x = torch.randn(1, 128, 11, 14)
+    with torch.inference_mode():
+        before = block(x)
+        assert accelerate_convolutions(block) == 1
+        after = block(x)
+    assert isinstance(block[0], nn.Identity) and block[1].reflect
+    assert isinstance(block[3], nn.ReflectionPad2d)  # a pad with no convolution after it stays
+    assert set(block.state_dict()) == keys
+    assert (before - after).abs().max().item() < 1e-4
 
 
 def test_tile_rows_in_several_blocks_match_one_block(monkeypatch):
@@ -68,10 +122,10 @@ def vectors(reference_dir):
         return {k: torch.from_numpy(data[k]) for k in data.files}
 
 
-def loaded(network: nn.Module, section: str, layout, ref_state_dict) -> nn.Module:
+def loaded(network: nn.Module, section: str, layout, ref_state_dict, tile: int = DEFAULT_TILE) -> nn.Module:
     network = load_into(network, ref_state_dict(layout[section]), section)
     keys = set(network.state_dict())
-    accelerate_convolutions(network)
+    accelerate_convolutions(network, tile)
     assert set(network.state_dict()) == keys, "acceleration must not change checkpoint keys"
     return network.eval()
 
@@ -82,7 +136,9 @@ def test_accelerated_chain_reproduces_vectors(mode, vectors, layout, ref_state_d
     """The CPU engines as shipped (Winograd, oneDNN attention, channels-last) stay within 1e-3."""
     cpu = torch.device("cpu")
     vae_a = loaded(VAE(), f"{mode}/vae_a", layout, ref_state_dict)
-    mapping = loaded(MAPPINGS[mode](), f"{mode}/mapping_net", layout, ref_state_dict)
+    mapping = loaded(
+        MAPPINGS[mode](), f"{mode}/mapping_net", layout, ref_state_dict, MAPPING_WINOGRAD_TILE[mode]
+    )
     assert any(isinstance(m, WinogradConv2d) for m in mapping.modules())
     vae_b = loaded(VAE(), f"{mode}/vae_b", layout, ref_state_dict)
     encode = TorchEngine("encoder", vae_a.encoder, cpu)
@@ -110,7 +166,8 @@ def test_channel_groups_sum_to_the_whole_product(monkeypatch):
     x = torch.randn(1, 64, 13, 18)
     with torch.inference_mode():
         monkeypatch.setattr(winograd, "CHANNELS_PER_SUM", 16)
-        assert winograd.transform_weight(conv.weight).shape == (36, 4, 16, 16)
+        assert winograd.transform_weight(conv.weight, 4).shape == (36, 4, 16, 16)
+        assert winograd.transform_weight(conv.weight, 6).shape == (64, 4, 16, 16)
         split = WinogradConv2d(conv)(x)
         exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=1)
     assert (split.double() - exact).abs().max().item() < 1e-4

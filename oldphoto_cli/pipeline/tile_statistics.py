@@ -34,11 +34,12 @@ def recorded_statistics(modules: Iterable[nn.Module]) -> Iterator[NormStatistics
     variance of its input; the dictionary is filled as the networks run."""
     stats: NormStatistics = {}
 
-    def record(norm: nn.InstanceNorm2d, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+    def record(norm: nn.InstanceNorm2d, inputs: tuple[torch.Tensor, ...]) -> None:
         x = inputs[0].float()
         stats[norm] = (x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False))
 
-    hooks = [norm.register_forward_hook(record) for norm in instance_norms(modules)]
+    # before the norm runs: the CPU runtime's norms may normalise their input in place
+    hooks = [norm.register_forward_pre_hook(record) for norm in instance_norms(modules)]
     try:
         yield stats
     finally:

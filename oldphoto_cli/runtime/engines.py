@@ -15,7 +15,7 @@ from torch import nn
 from oldphoto_cli.runtime.allocator import retain_freed_memory
 from oldphoto_cli.runtime.attention import accelerate_attention
 from oldphoto_cli.runtime.channels_last import channels_last, use_channels_last
-from oldphoto_cli.runtime.winograd import accelerate_convolutions
+from oldphoto_cli.runtime.winograd import DEFAULT_TILE, accelerate_convolutions
 
 
 class Engine(Protocol):
@@ -33,16 +33,24 @@ class TorchEngine:
     which compute the same values with a quarter of the multiplies, the non-local attention takes
     oneDNN's products (runtime/attention.py), the network runs channels-last
     (runtime/channels_last.py) and freed memory is kept for reuse (runtime/allocator.py);
-    ``accelerate=False`` leaves all four alone.
+    ``accelerate=False`` leaves all four alone. ``winograd_tile`` trades rounding for speed (see
+    runtime/winograd.py): 6 by default, 4 for networks that amplify rounding.
     """
 
-    def __init__(self, name: str, module: nn.Module, device: torch.device, accelerate: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        module: nn.Module,
+        device: torch.device,
+        accelerate: bool = True,
+        winograd_tile: int = DEFAULT_TILE,
+    ) -> None:
         self.name = name
         self.module = module.to(device).eval()
         self.device = device
         self.channels_last = accelerate and device.type == "cpu"
         if self.channels_last:
-            accelerate_convolutions(self.module)
+            accelerate_convolutions(self.module, winograd_tile)
             accelerate_attention(self.module)
             use_channels_last(self.module)
             retain_freed_memory()

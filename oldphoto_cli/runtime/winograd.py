@@ -1,79 +1,119 @@
-"""Winograd F(4×4, 3×3) convolution for the CPU: the same 3×3 convolution with 4× fewer multiplies.
+"""Winograd convolution for the CPU: the same 3×3 convolution with 4 to 5 times fewer multiplies.
 
 Nearly all of stage 1's time on a CPU goes into 3×3 convolutions with 512 channels in the mapping
 networks, and PyTorch's CPU kernels compute those directly. Winograd's minimal filtering (Lavin &
-Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) computes each 4×4 output tile from
-a 6×6 input tile with 36 multiplies per channel pair instead of 144; what remains is 36 large matrix
-products, which oneDNN runs at full speed (runtime/matmul.py). The result equals the direct
-convolution up to float32 rounding (about 1e-5 relative), well inside the 1e-3 the reference
-vectors allow.
+Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) computes each m×m output tile from
+an (m+2)×(m+2) input tile with (m+2)² multiplies per channel pair instead of 9m²: 2.25 per output
+for F(4×4, 3×3), 1.78 for F(6×6, 3×3). What remains is (m+2)² large matrix products, which oneDNN
+runs at full speed (runtime/matmul.py). The result equals the direct convolution up to float32
+rounding. Larger tiles round more: against the reference vectors F(6×6) takes the quality chain
+from 1.5e-4 to 2.5e-4 and the masked non-local chain from 6.8e-4 to 1.6e-3, past the 1e-3 the
+vectors allow, so the pipeline picks the tile per network (pipeline/bopbtl.py).
 
 The swap is a runtime choice, not part of the networks: :func:`accelerate_convolutions` replaces
 eligible ``nn.Conv2d`` layers in a loaded network with :class:`WinogradConv2d`, which keeps the same
-``weight`` and ``bias`` parameters (so state-dict keys do not change). CUDA already picks Winograd
-kernels itself, so only CPU networks are converted.
+``weight`` and ``bias`` parameters (so state-dict keys do not change). A reflection pad right
+before a convolution is folded into it: the Winograd convolution builds its padded input anyway,
+so the pad's copy of the feature map is saved. CUDA already picks Winograd kernels itself, so only
+CPU networks are converted.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+from dataclasses import dataclass
+from fractions import Fraction
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from oldphoto_cli.runtime.matmul import matmul_nt
 
-TILE = 4  # output tile side
-WINDOW = TILE + 2  # input tile side for a 3×3 kernel
-CHUNK_BYTES = 32 * 2**20  # transformed input per block of tile rows; bounds the extra memory
+TILES = (4, 6)  # output tile sides with transforms below; 6 saves a fifth of the products
+DEFAULT_TILE = 6
+CHUNK_BYTES = 48 * 2**20  # transformed input per block of tile rows: bounds the extra memory; with 6×6
+# tiles a block of 32 MiB leaves too few tiles per product for oneDNN (mapping network 6.4 s against 6.0 s)
 MIN_CHANNELS = 128  # the wide mapping convolutions: most of the time, and the rounding stays ~1e-4
 # Input channels per partial sum of the products. oneDNN sums a dot product in one run; over 512
 # channels that took the scratch-mode chain from 4.4e-4 (MKL) to 1.1e-3 against the reference
 # vectors, whose tolerance is 1e-3. Two sums of 256, added by the product itself, give 6.8e-4 and
 # cost 10 % of a 512-channel convolution (0.39 s against 0.35 s at 256², 2 cores; 128: 0.43 s).
 CHANNELS_PER_SUM = 256
-
-# Transform matrices for the interpolation points 0, 1, -1, 2, -2 and infinity.
-_BT = [
-    [4, 0, -5, 0, 1, 0],
-    [0, -4, -4, 1, 1, 0],
-    [0, 4, -4, -1, 1, 0],
-    [0, -2, -1, 2, 1, 0],
-    [0, 2, -1, -2, 1, 0],
-    [0, 4, 0, -5, 0, 1],
-]
-_G = [
-    [1 / 4, 0, 0],
-    [-1 / 6, -1 / 6, -1 / 6],
-    [-1 / 6, 1 / 6, -1 / 6],
-    [1 / 24, 1 / 12, 1 / 6],
-    [1 / 24, -1 / 12, 1 / 6],
-    [0, 0, 1],
-]
-_AT = [
-    [1, 1, 1, 1, 1, 0],
-    [0, 1, -1, 2, -2, 0],
-    [0, 1, 1, 4, 4, 0],
-    [0, 1, -1, 8, -8, 1],
-]
+# Interpolation points of the Toom-Cook construction (plus the point at infinity): small integers
+# and halves keep the transforms' entries, and so their rounding, small.
+POINTS = {4: (0, 1, -1, 2, -2), 6: (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))}
 
 
-def transform_weight(weight: torch.Tensor) -> torch.Tensor:
-    """G·g·Gᵀ for every filter as one product with G⊗G: (O, I, 3, 3) → (36, P, O, I/P).
+@dataclass(frozen=True)
+class Transforms:
+    """F(m×m, 3×3) in exact rationals: y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A for one input tile d.
+
+    ``g_scale`` is the smallest integer making ``g_scale · G`` an integer matrix.
+    """
+
+    tile: int
+    bt: tuple[tuple[Fraction, ...], ...]  # (m+2) × (m+2), input tiles
+    g: tuple[tuple[Fraction, ...], ...]  # (m+2) × 3, filters
+    at: tuple[tuple[Fraction, ...], ...]  # m × (m+2), output tiles
+    g_scale: int
+
+    @property
+    def window(self) -> int:
+        return self.tile + 2
+
+
+@functools.cache
+def transforms(tile: int) -> Transforms:
+    """The Toom-Cook matrices for output tiles of side ``tile`` (see POINTS).
+
+    With finite points a₀…a_{n-2} and infinity (n = tile + 2): Aᵀ holds their powers, G's rows are
+    the powers over ∏(aⱼ − aₗ), and Bᵀ's rows are the coefficients of ∏_{l≠j}(x − aₗ) and, for
+    infinity, of ∏(x − aₗ): Lagrange interpolation of the product polynomial, written as matrices.
+    """
+    points = [Fraction(p) for p in POINTS[tile]]
+    at = [[p**i for p in points] + [Fraction(int(i == tile - 1))] for i in range(tile)]
+    g = []
+    bt = []
+    for j, a in enumerate(points):
+        others = points[:j] + points[j + 1 :]
+        g.append([a**k / math.prod(a - b for b in others) for k in range(3)])
+        bt.append(_poly_from_roots(others) + [Fraction(0)])
+    g.append([Fraction(int(k == 2)) for k in range(3)])
+    bt.append(_poly_from_roots(points))
+    scale = math.lcm(*(x.denominator for row in g for x in row))
+    return Transforms(tile, _rows(bt), _rows(g), _rows(at), scale)
+
+
+def _poly_from_roots(roots: list[Fraction]) -> list[Fraction]:
+    """Coefficients, lowest power first, of ∏(x − r)."""
+    coefficients = [Fraction(1)]
+    for r in roots:
+        shifted = [Fraction(0)] + coefficients
+        coefficients = [s - r * c for s, c in zip(shifted, coefficients + [Fraction(0)])]
+    return coefficients
+
+
+def _rows(matrix: list[list[Fraction]]) -> tuple[tuple[Fraction, ...], ...]:
+    return tuple(tuple(row) for row in matrix)
+
+
+def transform_weight(weight: torch.Tensor, tile: int = DEFAULT_TILE) -> torch.Tensor:
+    """G·g·Gᵀ for every filter as one product with G⊗G: (O, I, 3, 3) → ((m+2)², P, O, I/P).
 
     The input channels come in ``P = channel_parts(I)`` groups, each summed on its own (see
-    CHANNELS_PER_SUM). 24·G has small integer entries, so (24G)⊗(24G) is exact in float32 and the
-    only rounding is in the sums and the final division by 576: as accurate as float64, at float32
-    speed. Cheap enough to redo on every call, which keeps memory at the checkpoint's size, not four
-    times it.
+    CHANNELS_PER_SUM). s·G has small integer entries (s = 24 for F(4×4), 90 for F(6×6)), so
+    (sG)⊗(sG) is exact in float32 and the only rounding is in the sums and the final division by s²:
+    as accurate as float64, at float32 speed. Cheap enough to redo on every call, which keeps memory
+    at the checkpoint's size, not four times it.
     """
     out_ch, in_ch = weight.shape[:2]
     parts = channel_parts(in_ch)
     grouped = weight.detach().reshape(out_ch, parts, in_ch // parts, 9).transpose(0, 1)
-    gg = _weight_kernel(weight.dtype, weight.device)
+    gg = _weight_kernel(tile, weight.dtype, weight.device)
     u = torch.mm(gg, grouped.reshape(-1, 9).t())
-    return u.div_(_G_SCALE**2).view(WINDOW * WINDOW, parts, out_ch, in_ch // parts)
+    window = tile + 2
+    return u.div_(transforms(tile).g_scale ** 2).view(window * window, parts, out_ch, in_ch // parts)
 
 
 def channel_parts(channels: int) -> int:
@@ -82,33 +122,65 @@ def channel_parts(channels: int) -> int:
 
 
 def winograd_conv3x3(
-    x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None, padding: int
+    x: torch.Tensor,
+    u: torch.Tensor,
+    bias: torch.Tensor | None,
+    padding: int,
+    tile: int = DEFAULT_TILE,
+    reflect: bool = False,
 ) -> torch.Tensor:
-    """3×3 convolution, stride 1, zero ``padding``, of N×C×H×W ``x`` with pre-transformed filters ``u``.
+    """3×3 convolution, stride 1, of N×C×H×W ``x`` with filters ``u`` from :func:`transform_weight`.
 
-    The work happens channels-last (N, H, W, C in memory): a tile's channels are then one
-    contiguous row, so the 36 products are plain (tiles × C)·(C × O) matrices that oneDNN takes as
-    they are (runtime/matmul.py). The result is a channels-last N×C×H×W tensor, which the next
-    layers (and the next Winograd convolution, without a copy) accept like any other.
+    ``padding`` (0 or 1) pads with zeros, or by reflection with ``reflect`` (ReflectionPad2d then
+    an unpadded convolution). The work happens channels-last (N, H, W, C in memory): a tile's
+    channels are then one contiguous row, so the products are plain (tiles × C)·(C × O) matrices
+    that oneDNN takes as they are (runtime/matmul.py). The result is a channels-last N×C×H×W
+    tensor, which the next layers (and the next Winograd convolution, without a copy) accept like
+    any other.
     """
     n, channels, height, width = x.shape
     out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
-    tiles_h, tiles_w = -(-out_h // TILE), -(-out_w // TILE)
-    pad_bottom = tiles_h * TILE + 2 - height - padding
-    pad_right = tiles_w * TILE + 2 - width - padding
-    x = x.contiguous(memory_format=torch.channels_last)
-    if padding or pad_right or pad_bottom:  # after a reflection pad the tiles often fit already
-        x = F.pad(x, (padding, pad_right, padding, pad_bottom))
-    pixels = x.permute(0, 2, 3, 1).contiguous()  # N, H, W, C: a view when x is channels-last
+    tiles_h, tiles_w = -(-out_h // tile), -(-out_w // tile)
+    pixels = padded_pixels(x, padding, reflect, tiles_h * tile + 2, tiles_w * tile + 2)
     out = torch.empty(n, out_h, out_w, u.shape[2], dtype=x.dtype, device=x.device)
-    rows = max(1, CHUNK_BYTES // (4 * WINDOW * WINDOW * channels * tiles_w))
-    kb, ka = _kernels(x.dtype, x.device)
+    window = tile + 2
+    rows = max(1, CHUNK_BYTES // (4 * window * window * channels * tiles_w))
+    kb, ka = _kernels(tile, x.dtype, x.device)
     for i in range(n):
         for top in range(0, tiles_h, rows):
-            _tile_rows(pixels[i], u, kb, ka, out[i], top, min(tiles_h, top + rows), tiles_w)
+            _tile_rows(pixels[i], u, kb, ka, out[i], top, min(tiles_h, top + rows), tiles_w, tile)
     if bias is not None:
         out += bias
     return out.permute(0, 3, 1, 2)
+
+
+def padded_pixels(x: torch.Tensor, padding: int, reflect: bool, height: int, width: int) -> torch.Tensor:
+    """``x`` as N×height×width×C (contiguous): padded by ``padding`` on every side, by reflection
+    or with zeros, then with zeros on the bottom and right up to whole tiles.
+
+    One copy of the feature map, where a reflection pad and a zero pad would make two.
+    """
+    n, channels, h, w = x.shape
+    nhwc = x.permute(0, 2, 3, 1)  # a view when x is channels-last
+    if not padding and (height, width) == (h, w):
+        return nhwc.contiguous()
+    if reflect and padding and min(h, w) < 2:
+        raise ValueError(f"reflection padding needs at least 2×2 pixels, got {h}×{w}")
+    out = x.new_empty(n, height, width, channels)
+    p = padding
+    out[:, p : p + h, p : p + w] = nhwc
+    if p and reflect:  # rows first, then whole columns, so the corners reflect too
+        out[:, 0, 1 : w + 1] = nhwc[:, 1]
+        out[:, h + 1, 1 : w + 1] = nhwc[:, h - 2]
+        out[:, : h + 2, 0] = out[:, : h + 2, 2]
+        out[:, : h + 2, w + 1] = out[:, : h + 2, w - 1]
+    elif p:
+        out[:, 0] = 0
+        out[:, :, 0] = 0
+    border = 2 * p if reflect else p  # padded rows and columns that are not zeros
+    out[:, h + border :] = 0
+    out[:, :, w + border :] = 0
+    return out
 
 
 def _tile_rows(
@@ -120,70 +192,82 @@ def _tile_rows(
     top: int,
     bottom: int,
     tiles_w: int,
+    tile: int,
 ) -> None:
-    """Tile rows ``top:bottom`` of one H×W×C image: gather, transform, 36 products, transform back."""
+    """Tile rows ``top:bottom`` of one H×W×C image: gather, transform, products, transform back."""
     width, channels = x.shape[1:]
     parts, part = u.shape[1], u.shape[3]
     out_ch, rows = u.shape[2], bottom - top
-    count = rows * tiles_w
-    base = x[top * TILE :]
-    # d[(i, j), p, ty, tx, c] = x[4·ty + i, 4·tx + j, p·part + c]: every 6×6 window, in channel
+    window, count = tile + 2, rows * tiles_w
+    positions = window * window
+    base = x[top * tile :]
+    # d[(i, j), p, ty, tx, c] = x[m·ty + i, m·tx + j, p·part + c]: every window, in channel
     # groups, without copying x first
     windows = base.as_strided(
-        (WINDOW, WINDOW, parts, rows, tiles_w, part),
-        (width * channels, channels, part, TILE * width * channels, TILE * channels, 1),
+        (window, window, parts, rows, tiles_w, part),
+        (width * channels, channels, part, tile * width * channels, tile * channels, 1),
     )
-    v = matmul_nt(kb, windows.reshape(WINDOW * WINDOW, -1).t()).view(WINDOW * WINDOW, parts, count, part)
-    m = torch.empty(WINDOW * WINDOW, count, out_ch, dtype=x.dtype, device=x.device)
-    for k in range(WINDOW * WINDOW):  # tiles × C by C × O, once per position in the 6×6 window
+    v = matmul_nt(kb, windows.reshape(positions, -1).t()).view(positions, parts, count, part)
+    m = torch.empty(positions, count, out_ch, dtype=x.dtype, device=x.device)
+    for k in range(positions):  # tiles × C by C × O, once per position in the window
         product = None
         for p in range(parts):
             product = matmul_nt(v[k, p], u[k, p], product)
         m[k] = product
-    y = matmul_nt(ka, m.view(WINDOW * WINDOW, count * out_ch).t())
-    y = y.view(TILE, TILE, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)  # (ty, i, tx, j, O)
-    start, stop = top * TILE, min(out.shape[0], bottom * TILE)
+    y = matmul_nt(ka, m.view(positions, count * out_ch).t())
+    y = y.view(tile, tile, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)  # (ty, i, tx, j, O)
+    start, stop = top * tile, min(out.shape[0], bottom * tile)
     target = out[start:stop]
-    if stop - start == rows * TILE and out.shape[1] == tiles_w * TILE:
-        target.view(rows, TILE, tiles_w, TILE, out_ch).copy_(y)  # whole tiles: one copy, no reshape
+    if stop - start == rows * tile and out.shape[1] == tiles_w * tile:
+        target.view(rows, tile, tiles_w, tile, out_ch).copy_(y)  # whole tiles: one copy, no reshape
     else:
-        y = y.reshape(rows * TILE, tiles_w * TILE, out_ch)
+        y = y.reshape(rows * tile, tiles_w * tile, out_ch)
         target.copy_(y[: stop - start, : out.shape[1]])
 
 
-_G_SCALE = 24  # 24·G is an integer matrix
-
-
 @functools.cache
-def _weight_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(24G)⊗(24G) (36×9, integers): the filter transform as a single exact matrix."""
-    g = torch.tensor(_G, dtype=torch.float64) * _G_SCALE
+def _weight_kernel(tile: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(sG)⊗(sG) ((m+2)²×9, integers): the filter transform as a single exact matrix."""
+    t = transforms(tile)
+    g = torch.tensor([[float(x * t.g_scale) for x in row] for row in t.g], dtype=torch.float64)
     return torch.kron(g, g).round().to(dtype=dtype, device=device)
 
 
 @functools.cache
-def _kernels(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bᵀ⊗Bᵀ (36×36, input tiles) and Aᵀ⊗Aᵀ (16×36, output tiles), as 2-D matrices."""
-    bt = torch.tensor(_BT, dtype=torch.float64)
-    at = torch.tensor(_AT, dtype=torch.float64)
+def _kernels(tile: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bᵀ⊗Bᵀ ((m+2)²×(m+2)², input tiles) and Aᵀ⊗Aᵀ (m²×(m+2)², output tiles), as 2-D matrices."""
+    t = transforms(tile)
+    bt = torch.tensor([[float(x) for x in row] for row in t.bt], dtype=torch.float64)
+    at = torch.tensor([[float(x) for x in row] for row in t.at], dtype=torch.float64)
     return torch.kron(bt, bt).to(dtype=dtype, device=device), torch.kron(at, at).to(
         dtype=dtype, device=device
     )
 
 
 class WinogradConv2d(nn.Module):
-    """Drop-in for a 3×3, stride-1, zero-padded ``nn.Conv2d``; same parameters, same keys."""
+    """Drop-in for a 3×3, stride-1 ``nn.Conv2d`` (zero padding 0 or 1); same parameters, same keys.
 
-    def __init__(self, conv: nn.Conv2d) -> None:
+    ``reflect=True`` stands for ``ReflectionPad2d(1)`` followed by ``conv`` with no padding.
+    """
+
+    def __init__(self, conv: nn.Conv2d, tile: int = DEFAULT_TILE, reflect: bool = False) -> None:
         super().__init__()
-        if not is_compatible(conv):
+        if not is_compatible(conv) or (reflect and conv.padding != (0, 0)):
             raise ValueError(f"not a 3×3 stride-1 convolution with zero padding: {conv}")
+        if tile not in TILES:
+            raise ValueError(f"Winograd tiles of side {tile} are not available; choose from {TILES}")
         self.weight = conv.weight
         self.bias = conv.bias
-        self.padding = int(conv.padding[0])
+        self.tile = tile
+        self.reflect = reflect
+        self.padding = 1 if reflect else int(conv.padding[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return winograd_conv3x3(x, transform_weight(self.weight), self.bias, self.padding)
+        u = transform_weight(self.weight, self.tile)
+        return winograd_conv3x3(x, u, self.bias, self.padding, self.tile, self.reflect)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[1]}, {self.weight.shape[0]}, tile={self.tile}, reflect={self.reflect}"
 
 
 def is_compatible(conv: nn.Module) -> bool:
@@ -204,13 +288,27 @@ def is_eligible(conv: nn.Module) -> bool:
     return is_compatible(conv) and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS
 
 
-def accelerate_convolutions(module: nn.Module) -> int:
-    """Swap every eligible convolution of ``module`` in place; returns how many were swapped."""
+def accelerate_convolutions(module: nn.Module, tile: int = DEFAULT_TILE) -> int:
+    """Swap every eligible convolution of ``module`` in place; returns how many were swapped.
+
+    In an ``nn.Sequential``, a ``ReflectionPad2d(1)`` right before an eligible unpadded convolution
+    becomes ``nn.Identity`` and the convolution pads by reflection itself (the indices, and so the
+    state-dict keys, stay).
+    """
     swapped = 0
-    for name, child in list(module.named_children()):
-        if is_eligible(child):
-            setattr(module, name, WinogradConv2d(child))
-            swapped += 1
-        else:
-            swapped += accelerate_convolutions(child)
+    children = list(module.named_children())
+    for index, (name, child) in enumerate(children):
+        if not is_eligible(child):
+            swapped += accelerate_convolutions(child, tile)
+            continue
+        before = children[index - 1][1] if index and isinstance(module, nn.Sequential) else None
+        reflect = _is_reflection_pad_of_one(before) and child.padding == (0, 0)
+        if reflect:
+            setattr(module, children[index - 1][0], nn.Identity())
+        setattr(module, name, WinogradConv2d(child, tile, reflect))
+        swapped += 1
     return swapped
+
+
+def _is_reflection_pad_of_one(module: nn.Module | None) -> bool:
+    return type(module) is nn.ReflectionPad2d and tuple(module.padding) == (1, 1, 1, 1)
