@@ -7,7 +7,10 @@ status 2 (1 is kept for "some files of a batch failed"); ``--debug`` shows the t
 
 from __future__ import annotations
 
-from typing import Annotated
+import atexit
+import os
+import sys
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -62,6 +65,11 @@ def _click_exceptions() -> tuple[tuple[type[Exception], ...], tuple[type[Excepti
 
 
 def main() -> None:
+    """The ``oldphoto`` command: run it, then leave without the interpreter's teardown."""
+    _leave(_run())
+
+
+def _run() -> int:
     from rich.text import Text
 
     from oldphoto_cli.errors import OldPhotoError
@@ -71,16 +79,33 @@ def main() -> None:
         status = app(standalone_mode=False)
     except usage_errors as exc:  # bad usage: click's own message and status 2
         exc.show()
-        raise SystemExit(exc.exit_code) from None
+        return exc.exit_code
     except OldPhotoError as exc:
         if DebugFlag.enabled:
             raise
         err.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
-        raise SystemExit(2) from None
+        return 2
     except aborts:
         err.print("aborted")
-        raise SystemExit(130) from None
+        return 130
     except KeyboardInterrupt:
         err.print("interrupted")
-        raise SystemExit(130) from None
-    raise SystemExit(status if isinstance(status, int) else 0)
+        return 130
+    return status if isinstance(status, int) else 0
+
+
+def _leave(status: int) -> NoReturn:
+    """Exit with ``status`` once exit handlers have run and the standard streams are flushed.
+
+    Every output file is written and closed (atomically) before the command returns, so what is
+    left is Python and PyTorch tearing down modules and libraries: 0.7 s after a 1 MP restore on
+    our 2-core machine, for nothing a finished run needs. ``os._exit`` skips it; the exit
+    handlers (logging, thread pools, temporary folders) still run first.
+    """
+    getattr(atexit, "_run_exitfuncs", lambda: None)()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+    os._exit(status)
