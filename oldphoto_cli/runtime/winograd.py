@@ -7,7 +7,7 @@ an (m+2)×(m+2) input tile with (m+2)² multiplies per channel pair instead of 9
 for F(4×4, 3×3), 1.78 for F(6×6, 3×3). What remains is (m+2)² large matrix products, which oneDNN
 runs at full speed (runtime/matmul.py). The result equals the direct convolution up to float32
 rounding. Larger tiles round more: against the reference vectors F(6×6) takes the quality chain
-from 1.5e-4 to 2.5e-4 and the masked non-local chain from 6.8e-4 to 1.6e-3, past the 1e-3 the
+from 1.6e-4 to 3.0e-4 and the masked non-local chain from 6.1e-4 to 1.4e-3, past the 1e-3 the
 vectors allow, so the pipeline picks the tile per network (pipeline/bopbtl.py).
 
 The swap is a runtime choice, not part of the networks: :func:`accelerate_convolutions` replaces
@@ -99,21 +99,21 @@ def _rows(matrix: list[list[Fraction]]) -> tuple[tuple[Fraction, ...], ...]:
 
 
 def transform_weight(weight: torch.Tensor, tile: int = DEFAULT_TILE) -> torch.Tensor:
-    """G·g·Gᵀ for every filter as one product with G⊗G: (O, I, 3, 3) → ((m+2)², P, O, I/P).
+    """s²·G·g·Gᵀ for every filter as one product with sG⊗sG: (O, I, 3, 3) → ((m+2)², P, O, I/P).
 
     The input channels come in ``P = channel_parts(I)`` groups, each summed on its own (see
     CHANNELS_PER_SUM). s·G has small integer entries (s = 24 for F(4×4), 90 for F(6×6)), so
-    (sG)⊗(sG) is exact in float32 and the only rounding is in the sums and the final division by s²:
-    as accurate as float64, at float32 speed. Cheap enough to redo on every call, which keeps memory
-    at the checkpoint's size, not four times it.
+    (sG)⊗(sG) is exact in float32 and the only rounding is in the sums: as accurate as float64, at
+    float32 speed. The factor s² is divided out by the output transform (``_kernels``), which saves
+    a pass over these filters. Cheap enough to redo on every call, which keeps memory at the
+    checkpoint's size, not five to seven times it.
     """
     out_ch, in_ch = weight.shape[:2]
     parts = channel_parts(in_ch)
     grouped = weight.detach().reshape(out_ch, parts, in_ch // parts, 9).transpose(0, 1)
     gg = _weight_kernel(tile, weight.dtype, weight.device)
-    u = torch.mm(gg, grouped.reshape(-1, 9).t())
     window = tile + 2
-    return u.div_(transforms(tile).g_scale ** 2).view(window * window, parts, out_ch, in_ch // parts)
+    return torch.mm(gg, grouped.reshape(-1, 9).t()).view(window * window, parts, out_ch, in_ch // parts)
 
 
 def channel_parts(channels: int) -> int:
@@ -146,11 +146,11 @@ def winograd_conv3x3(
     window = tile + 2
     rows = max(1, CHUNK_BYTES // (4 * window * window * channels * tiles_w))
     kb, ka = _kernels(tile, x.dtype, x.device)
+    if bias is None:
+        bias = torch.zeros(u.shape[2], dtype=x.dtype, device=x.device)
     for i in range(n):
         for top in range(0, tiles_h, rows):
-            _tile_rows(pixels[i], u, kb, ka, out[i], top, min(tiles_h, top + rows), tiles_w, tile)
-    if bias is not None:
-        out += bias
+            _tile_rows(pixels[i], u, kb, ka, bias, out[i], top, min(tiles_h, top + rows), tiles_w, tile)
     return out.permute(0, 3, 1, 2)
 
 
@@ -188,13 +188,15 @@ def _tile_rows(
     u: torch.Tensor,
     kb: torch.Tensor,
     ka: torch.Tensor,
+    bias: torch.Tensor,
     out: torch.Tensor,
     top: int,
     bottom: int,
     tiles_w: int,
     tile: int,
 ) -> None:
-    """Tile rows ``top:bottom`` of one H×W×C image: gather, transform, products, transform back."""
+    """Tile rows ``top:bottom`` of one H×W×C image: gather, transform, products, transform back,
+    and write them into ``out`` plus ``bias`` (one pass for both)."""
     width, channels = x.shape[1:]
     parts, part = u.shape[1], u.shape[3]
     out_ch, rows = u.shape[2], bottom - top
@@ -218,11 +220,11 @@ def _tile_rows(
     y = y.view(tile, tile, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)  # (ty, i, tx, j, O)
     start, stop = top * tile, min(out.shape[0], bottom * tile)
     target = out[start:stop]
-    if stop - start == rows * tile and out.shape[1] == tiles_w * tile:
-        target.view(rows, tile, tiles_w, tile, out_ch).copy_(y)  # whole tiles: one copy, no reshape
+    if stop - start == rows * tile and out.shape[1] == tiles_w * tile:  # whole tiles: no reshape
+        torch.add(y, bias, out=target.view(rows, tile, tiles_w, tile, out_ch))
     else:
         y = y.reshape(rows * tile, tiles_w * tile, out_ch)
-        target.copy_(y[: stop - start, : out.shape[1]])
+        torch.add(y[: stop - start, : out.shape[1]], bias, out=target)
 
 
 @functools.cache
@@ -235,10 +237,13 @@ def _weight_kernel(tile: int, dtype: torch.dtype, device: torch.device) -> torch
 
 @functools.cache
 def _kernels(tile: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bᵀ⊗Bᵀ ((m+2)²×(m+2)², input tiles) and Aᵀ⊗Aᵀ (m²×(m+2)², output tiles), as 2-D matrices."""
+    """Bᵀ⊗Bᵀ ((m+2)²×(m+2)², input tiles) and Aᵀ⊗Aᵀ/s² (m²×(m+2)², output tiles), as 2-D matrices.
+
+    The 1/s² undoes the scale of :func:`transform_weight`'s filters.
+    """
     t = transforms(tile)
     bt = torch.tensor([[float(x) for x in row] for row in t.bt], dtype=torch.float64)
-    at = torch.tensor([[float(x) for x in row] for row in t.at], dtype=torch.float64)
+    at = torch.tensor([[float(x) for x in row] for row in t.at], dtype=torch.float64) / t.g_scale
     return torch.kron(bt, bt).to(dtype=dtype, device=device), torch.kron(at, at).to(
         dtype=dtype, device=device
     )
