@@ -11,8 +11,9 @@ Three ways to run stage 1, from most to least faithful to the published pipeline
    (pipeline/tile_statistics.py); the plan says the preview's size.
 
 Estimates are per pixel, measured with the stage-1 networks on the CPU (``oldphoto bench`` reports
-the real peaks): activations of the VAEs and the 512-channel mapping network cost about 900 bytes
-per image pixel; the non-local block adds its blocks of attention rows. On runtimes that hold whole
+the real peaks): activations of the VAEs and the 512-channel mapping network cost about 1,000 bytes
+per image pixel (a 1024² quality restore peaks 1.14 GB above the loaded weights), counted as 1,100;
+the non-local block adds its blocks of attention rows. On runtimes that hold whole
 similarity matrices (ONNX) the attention is counted here too, and nowhere else: this estimate alone
 decides whether a photo runs whole, with patch attention or in tiles.
 """
@@ -25,7 +26,7 @@ from oldphoto_cli.errors import InsufficientMemoryError
 from oldphoto_cli.networks.nonlocal_mapping import ATTENTION_CHUNK_BYTES
 from oldphoto_cli.runtime.memory import format_bytes
 
-ACTIVATION_BYTES_PER_PIXEL = 900
+ACTIVATION_BYTES_PER_PIXEL = 1100
 FIXED_BYTES = 64 * 2**20
 WHOLE_IMAGE_BYTES_PER_PIXEL = 32  # input, mask, detector map, accumulators: never tiled
 MAX_NONLOCAL_PIXELS = 2_200_000  # beyond this the full non-local block takes minutes per photo
