@@ -30,8 +30,8 @@ class TorchEngine:
     """A loaded ``nn.Module`` on a device, in eval mode; inputs are moved to that device.
 
     On the CPU its wide 3×3 convolutions are swapped for Winograd ones (runtime/winograd.py),
-    which compute the same values with a quarter of the multiplies, the non-local attention takes
-    oneDNN's products (runtime/attention.py), the network runs channels-last
+    which compute the same values with a fifth to a quarter of the multiplies, the non-local
+    attention takes oneDNN's products (runtime/attention.py), the network runs channels-last
     (runtime/channels_last.py) and freed memory is kept for reuse (runtime/allocator.py);
     ``accelerate=False`` leaves all four alone. ``winograd_tile`` trades rounding for speed (see
     runtime/winograd.py): 6 by default, 4 for networks that amplify rounding.
