@@ -38,8 +38,11 @@ MIN_PREVIEW = 128  # the preview's shorter side, at least
 # (peak resident memory) with ONNX Runtime's CPU provider. Non-local block: the L1 renormalisation's
 # Div reads the masked softmax and its row norms Expand-ed to N×N while it writes its output (softmax
 # input and output, two, are alive before that). Patch attention: ``masked_fill`` is a Where, which
-# holds the similarity, a broadcast buffer and its output. The PyTorch blocks count 3 row blocks too.
+# holds the similarity, a broadcast buffer and its output.
 WHOLE_MATRIX_COPIES = 3
+# Blocks of attention rows counted for the PyTorch non-local block: a 512² and a 640² scratch-mode
+# restore peaked 1.44 and 1.42 GB above the loaded weights, which three blocks put at 1.11 and 1.26.
+ROW_BLOCK_COPIES = 4
 # The preview's pixels, at most: enough for stable statistics, a few seconds of work. It never has
 # more pixels than a tile either, so it never needs more memory than the tiles do.
 MAX_PREVIEW_PIXELS = 1_000_000
@@ -82,7 +85,9 @@ def attention_scratch_bytes(height: int, width: int, mode: str, blocked_attentio
     latent = (height // 4) * (width // 4)
     if mode == "scratch":
         matrix = 4 * latent * latent  # every latent position against every other
-        return 3 * min(ATTENTION_CHUNK_BYTES, matrix) if blocked_attention else WHOLE_MATRIX_COPIES * matrix
+        whole = WHOLE_MATRIX_COPIES * matrix
+        # blocks of rows never hold more than the whole matrix would (small images: one block)
+        return min(ROW_BLOCK_COPIES * ATTENTION_CHUNK_BYTES, whole) if blocked_attention else whole
     if mode == "scratch_hr":
         matrix = latent * latent // 4  # 4 bytes × P² for the P = latent/4 finest (2×2) patches
         # PyTorch compares damaged with clean patches only, one matrix at worst; ONNX every pair.
