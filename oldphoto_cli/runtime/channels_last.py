@@ -28,10 +28,11 @@ class ChannelsLastInstanceNorm2d(nn.InstanceNorm2d):
     norm (about 1e-6 on unit-variance outputs), in any layout. PyTorch's batch norm also keeps the
     layout, but its channels-last statistics lose precision when a channel's mean is large against
     its spread (2.5e-5 with mean 5, deviation 3), which moved restored scans by up to 2 levels.
-    ``inplace`` overwrites the input, for norms that are the only reader of a convolution's output:
-    no full-size temporaries, which on a 1 MP photo keeps two 256 MiB feature maps from ever being
-    allocated (and page-faulted in). Affine norms, norms with running statistics and other ranks
-    take the inherited path.
+    The squares are summed in cache-sized blocks, so the only full-size tensor made is the centred
+    copy, and ``inplace`` (for norms that are the only reader of a convolution's output) centres
+    the input itself: on a 1 MP photo, no 256 MiB feature map is ever allocated (and page-faulted
+    in) for a norm. Affine norms, norms with running statistics and other ranks take the
+    inherited path.
     """
 
     inplace: bool = False
@@ -39,22 +40,19 @@ class ChannelsLastInstanceNorm2d(nn.InstanceNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or self.affine or self.track_running_stats:
             return super().forward(x)
-        if self.inplace and x.is_contiguous(memory_format=torch.channels_last) and not x.requires_grad:
-            x.sub_(x.mean((2, 3), keepdim=True))
-            return x.mul_(_mean_square(x).add_(self.eps).rsqrt_())
-        centred = x - x.mean((2, 3), keepdim=True)
-        variance = centred.square().mean((2, 3), keepdim=True)
-        return centred.mul_(variance.add_(self.eps).rsqrt_())
+        mean = x.mean((2, 3), keepdim=True)
+        centred = x.sub_(mean) if self.inplace and not x.requires_grad else x - mean
+        return centred.mul_(_mean_square(centred).add_(self.eps).rsqrt_())
 
 
 SQUARE_BLOCK_BYTES = 4 * 2**20  # a block of pixels that stays in cache while it is squared and summed
 
 
 def _mean_square(x: torch.Tensor) -> torch.Tensor:
-    """Per image and channel, the mean of x² over H×W ((N, C, 1, 1)) for a channels-last ``x``,
-    summed over blocks of pixels so that no full-size temporary is made."""
+    """Per image and channel, the mean of x² over H×W ((N, C, 1, 1)), summed over blocks of pixels
+    so that no full-size temporary is made (for a channels-last ``x``; others are copied once)."""
     n, channels, height, width = x.shape
-    pixels = x.permute(0, 2, 3, 1).reshape(n, height * width, channels)  # a view: channels-last
+    pixels = x.permute(0, 2, 3, 1).reshape(n, height * width, channels)  # a view if channels-last
     rows = max(1, SQUARE_BLOCK_BYTES // (4 * channels))
     sums = torch.stack([sum(block.square().sum(0) for block in image.split(rows)) for image in pixels])
     return sums.div_(height * width).view(n, channels, 1, 1)
