@@ -36,6 +36,21 @@ def test_channels_last_instance_norm_matches_instance_norm_even_off_centre():
     assert torch.allclose(ChannelsLastInstanceNorm2d(8)(batch), nn.InstanceNorm2d(8)(batch), atol=1e-5)
 
 
+def test_instance_norm_keeps_precision_when_the_mean_dwarfs_the_spread(monkeypatch):
+    """A mean of 1000 against a spread of about 2, in blocks of one row each."""
+    from oldphoto_cli.runtime import channels_last
+
+    monkeypatch.setattr(channels_last, "BLOCK_BYTES", 4 * 16 * 80)
+    torch.manual_seed(5)
+    ramp = torch.linspace(0, 6, 96).view(1, 1, 96, 1)
+    x = (torch.randn(1, 16, 96, 80) + ramp + 1000).contiguous(memory_format=torch.channels_last)
+    reference = nn.InstanceNorm2d(16)(x.double())
+    out = ChannelsLastInstanceNorm2d(16)(x)
+    # float32 resolves a mean near 1000 to 6e-5 (this norm is 5.4e-5 off, PyTorch's 1.8e-5);
+    # sums of x and x² taken as they are would be 7e-2 off
+    assert (out.double() - reference).abs().max().item() < 1e-4
+
+
 def test_use_channels_last_swaps_norms_and_keeps_keys():
     net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.InstanceNorm2d(8), nn.Sequential(nn.InstanceNorm2d(8)))
     keys = set(net.state_dict())
@@ -51,7 +66,7 @@ def test_use_channels_last_swaps_norms_and_keeps_keys():
 def test_in_place_instance_norm_equals_the_copying_one(block_bytes, monkeypatch):
     from oldphoto_cli.runtime import channels_last
 
-    monkeypatch.setattr(channels_last, "SQUARE_BLOCK_BYTES", block_bytes)  # 1000: many blocks
+    monkeypatch.setattr(channels_last, "BLOCK_BYTES", block_bytes)  # 1000: many blocks
     torch.manual_seed(4)
     x = (torch.randn(2, 32, 45, 38) * 3 + 5).contiguous(memory_format=torch.channels_last)
     reference = nn.InstanceNorm2d(32)(x.double())

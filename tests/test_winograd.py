@@ -17,15 +17,17 @@ from oldphoto_cli.networks import (
     PatchAttentionMappingNetwork,
     ScratchDetectionUNet,
 )
-from oldphoto_cli.pipeline.bopbtl import MAPPING_WINOGRAD_TILE
+from oldphoto_cli.pipeline.bopbtl import MAPPING_WINOGRAD
 from oldphoto_cli.registry.checkpoint import load_into
 from oldphoto_cli.runtime.engines import TorchEngine
 from oldphoto_cli.runtime.winograd import (
-    DEFAULT_TILE,
+    DEFAULT_OPTIONS,
     TILES,
     WinogradConv2d,
+    WinogradOptions,
     accelerate_convolutions,
     is_eligible,
+    transform_weight,
     transforms,
 )
 
@@ -46,7 +48,7 @@ def test_equals_direct_convolution(in_ch, out_ch, height, width, padding, tile):
     conv = nn.Conv2d(in_ch, out_ch, 3, padding=padding)
     x = torch.randn(2, in_ch, height, width)
     with torch.inference_mode():
-        fast = WinogradConv2d(conv, tile)(x)
+        fast = WinogradConv2d(conv, WinogradOptions(tile))(x)
         exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=padding)
     assert fast.shape == exact.shape
     assert (fast.double() - exact).abs().max().item() < 1e-4 * max(1.0, exact.abs().max().item())
@@ -72,7 +74,7 @@ def test_reflection_padding_equals_pad_then_convolution(tile, height, width):
     conv = nn.Conv2d(24, 40, 3, padding=0)
     x = torch.randn(1, 24, height, width)
     with torch.inference_mode():
-        fast = WinogradConv2d(conv, tile, reflect=True)(x)
+        fast = WinogradConv2d(conv, WinogradOptions(tile), reflect=True)(x)
         exact = F.conv2d(
             F.pad(x.double(), (1, 1, 1, 1), mode="reflect"), conv.weight.double(), conv.bias.double()
         )
@@ -122,10 +124,12 @@ def vectors(reference_dir):
         return {k: torch.from_numpy(data[k]) for k in data.files}
 
 
-def loaded(network: nn.Module, section: str, layout, ref_state_dict, tile: int = DEFAULT_TILE) -> nn.Module:
+def loaded(
+    network: nn.Module, section: str, layout, ref_state_dict, options: WinogradOptions = DEFAULT_OPTIONS
+) -> nn.Module:
     network = load_into(network, ref_state_dict(layout[section]), section)
     keys = set(network.state_dict())
-    accelerate_convolutions(network, tile)
+    accelerate_convolutions(network, options)
     assert set(network.state_dict()) == keys, "acceleration must not change checkpoint keys"
     return network.eval()
 
@@ -136,9 +140,7 @@ def test_accelerated_chain_reproduces_vectors(mode, vectors, layout, ref_state_d
     """The CPU engines as shipped (Winograd, oneDNN attention, channels-last) stay within 1e-3."""
     cpu = torch.device("cpu")
     vae_a = loaded(VAE(), f"{mode}/vae_a", layout, ref_state_dict)
-    mapping = loaded(
-        MAPPINGS[mode](), f"{mode}/mapping_net", layout, ref_state_dict, MAPPING_WINOGRAD_TILE[mode]
-    )
+    mapping = loaded(MAPPINGS[mode](), f"{mode}/mapping_net", layout, ref_state_dict, MAPPING_WINOGRAD[mode])
     assert any(isinstance(m, WinogradConv2d) for m in mapping.modules())
     vae_b = loaded(VAE(), f"{mode}/vae_b", layout, ref_state_dict)
     encode = TorchEngine("encoder", vae_a.encoder, cpu)
@@ -158,16 +160,15 @@ def test_accelerated_detector_reproduces_vectors(vectors, layout, ref_state_dict
     assert (logits - vectors["detection.output"]).abs().max().item() < 1e-3
 
 
-def test_channel_groups_sum_to_the_whole_product(monkeypatch):
-    """Splitting the channel sum (CHANNELS_PER_SUM) changes only rounding."""
-    from oldphoto_cli.runtime import winograd
-
+@pytest.mark.parametrize(("per_sum", "parts"), [(16, 4), (32, 2), (None, 1), (48, 1)])
+def test_channel_groups_sum_to_the_whole_product(per_sum, parts):
+    """Splitting the channel sum (``channels_per_sum``) changes only rounding; a split that does
+    not divide the channels falls back to one sum."""
     conv = nn.Conv2d(64, 16, 3, padding=1)
     x = torch.randn(1, 64, 13, 18)
     with torch.inference_mode():
-        monkeypatch.setattr(winograd, "CHANNELS_PER_SUM", 16)
-        assert winograd.transform_weight(conv.weight, 4).shape == (36, 4, 16, 16)
-        assert winograd.transform_weight(conv.weight, 6).shape == (64, 4, 16, 16)
-        split = WinogradConv2d(conv)(x)
+        assert transform_weight(conv.weight, 4, per_sum).shape == (36, parts, 16, 64 // parts)
+        assert transform_weight(conv.weight, 6, per_sum).shape == (64, parts, 16, 64 // parts)
+        split = WinogradConv2d(conv, WinogradOptions(6, per_sum))(x)
         exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=1)
     assert (split.double() - exact).abs().max().item() < 1e-4

@@ -15,7 +15,7 @@ from torch import nn
 from oldphoto_cli.runtime.allocator import retain_freed_memory
 from oldphoto_cli.runtime.attention import accelerate_attention
 from oldphoto_cli.runtime.channels_last import channels_last, use_channels_last
-from oldphoto_cli.runtime.winograd import DEFAULT_TILE, accelerate_convolutions
+from oldphoto_cli.runtime.winograd import DEFAULT_OPTIONS, WinogradOptions, accelerate_convolutions
 
 
 class Engine(Protocol):
@@ -33,8 +33,8 @@ class TorchEngine:
     which compute the same values with a fifth to a quarter of the multiplies, the non-local
     attention takes oneDNN's products (runtime/attention.py), the network runs channels-last
     (runtime/channels_last.py) and freed memory is kept for reuse (runtime/allocator.py);
-    ``accelerate=False`` leaves all four alone. ``winograd_tile`` trades rounding for speed (see
-    runtime/winograd.py): 6 by default, 4 for networks that amplify rounding.
+    ``accelerate=False`` leaves all four alone. ``winograd`` trades rounding for speed (see
+    runtime/winograd.py): smaller tiles and split channel sums for networks that amplify rounding.
     """
 
     def __init__(
@@ -43,14 +43,14 @@ class TorchEngine:
         module: nn.Module,
         device: torch.device,
         accelerate: bool = True,
-        winograd_tile: int = DEFAULT_TILE,
+        winograd: WinogradOptions = DEFAULT_OPTIONS,
     ) -> None:
         self.name = name
         self.module = module.to(device).eval()
         self.device = device
         self.channels_last = accelerate and device.type == "cpu"
         if self.channels_last:
-            accelerate_convolutions(self.module, winograd_tile)
+            accelerate_convolutions(self.module, winograd)
             accelerate_attention(self.module)
             use_channels_last(self.module)
             retain_freed_memory()

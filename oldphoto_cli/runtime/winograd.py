@@ -8,7 +8,8 @@ for F(4×4, 3×3), 1.78 for F(6×6, 3×3). What remains is (m+2)² large matrix 
 runs at full speed (runtime/matmul.py). The result equals the direct convolution up to float32
 rounding. Larger tiles round more: against the reference vectors F(6×6) takes the quality chain
 from 1.6e-4 to 3.0e-4 and the masked non-local chain from 6.1e-4 to 1.4e-3, past the 1e-3 the
-vectors allow, so the pipeline picks the tile per network (pipeline/bopbtl.py).
+vectors allow, so the pipeline picks the tile, and how the long channel sums are split, per network
+(``WinogradOptions``, pipeline/bopbtl.py).
 
 The swap is a runtime choice, not part of the networks: :func:`accelerate_convolutions` replaces
 eligible ``nn.Conv2d`` layers in a loaded network with :class:`WinogradConv2d`, which keeps the same
@@ -35,14 +36,27 @@ DEFAULT_TILE = 6
 CHUNK_BYTES = 48 * 2**20  # transformed input per block of tile rows: bounds the extra memory; with 6×6
 # tiles a block of 32 MiB leaves too few tiles per product for oneDNN (mapping network 6.4 s against 6.0 s)
 MIN_CHANNELS = 128  # the wide mapping convolutions: most of the time, and the rounding stays ~1e-4
-# Input channels per partial sum of the products. oneDNN sums a dot product in one run; over 512
-# channels that took the scratch-mode chain from 4.4e-4 (MKL) to 1.1e-3 against the reference
-# vectors, whose tolerance is 1e-3. Two sums of 256, added by the product itself, give 6.8e-4 and
-# cost 10 % of a 512-channel convolution (0.39 s against 0.35 s at 256², 2 cores; 128: 0.43 s).
+# Input channels per partial sum of the products, by default. oneDNN sums a dot product in one
+# run; over 512 channels that took the masked non-local chain from 6.1e-4 to 9.3e-4 against the
+# reference vectors, whose tolerance is 1e-3. Two sums of 256, added by the product itself, cost
+# about 10 % of a 512-channel convolution (2 cores). Networks that round less take one sum
+# (``WinogradOptions``).
 CHANNELS_PER_SUM = 256
 # Interpolation points of the Toom-Cook construction (plus the point at infinity): small integers
 # and halves keep the transforms' entries, and so their rounding, small.
 POINTS = {4: (0, 1, -1, 2, -2), 6: (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))}
+
+
+@dataclass(frozen=True)
+class WinogradOptions:
+    """How a network's convolutions trade rounding for speed: the output tile's side (4 or 6),
+    and how many input channels each partial sum of the products covers (None: all of them)."""
+
+    tile: int = DEFAULT_TILE
+    channels_per_sum: int | None = CHANNELS_PER_SUM
+
+
+DEFAULT_OPTIONS = WinogradOptions()
 
 
 @dataclass(frozen=True)
@@ -98,27 +112,29 @@ def _rows(matrix: list[list[Fraction]]) -> tuple[tuple[Fraction, ...], ...]:
     return tuple(tuple(row) for row in matrix)
 
 
-def transform_weight(weight: torch.Tensor, tile: int = DEFAULT_TILE) -> torch.Tensor:
+def transform_weight(
+    weight: torch.Tensor, tile: int = DEFAULT_TILE, channels_per_sum: int | None = CHANNELS_PER_SUM
+) -> torch.Tensor:
     """s²·G·g·Gᵀ for every filter as one product with sG⊗sG: (O, I, 3, 3) → ((m+2)², P, O, I/P).
 
-    The input channels come in ``P = channel_parts(I)`` groups, each summed on its own (see
-    CHANNELS_PER_SUM). s·G has small integer entries (s = 24 for F(4×4), 90 for F(6×6)), so
+    The input channels come in ``P = channel_parts(I, channels_per_sum)`` groups, each summed on
+    its own (see CHANNELS_PER_SUM). s·G has small integer entries (s = 24 for F(4×4), 90 for F(6×6)), so
     (sG)⊗(sG) is exact in float32 and the only rounding is in the sums: as accurate as float64, at
     float32 speed. The factor s² is divided out by the output transform (``_kernels``), which saves
     a pass over these filters. Cheap enough to redo on every call, which keeps memory at the
     checkpoint's size, not five to seven times it.
     """
     out_ch, in_ch = weight.shape[:2]
-    parts = channel_parts(in_ch)
+    parts = channel_parts(in_ch, channels_per_sum)
     grouped = weight.detach().reshape(out_ch, parts, in_ch // parts, 9).transpose(0, 1)
     gg = _weight_kernel(tile, weight.dtype, weight.device)
     window = tile + 2
     return torch.mm(gg, grouped.reshape(-1, 9).t()).view(window * window, parts, out_ch, in_ch // parts)
 
 
-def channel_parts(channels: int) -> int:
-    """How many groups of input channels are summed separately: groups of CHANNELS_PER_SUM."""
-    return channels // CHANNELS_PER_SUM if channels % CHANNELS_PER_SUM == 0 else 1
+def channel_parts(channels: int, per_sum: int | None = CHANNELS_PER_SUM) -> int:
+    """How many groups of ``per_sum`` input channels are summed separately (1 for None)."""
+    return channels // per_sum if per_sum and channels % per_sum == 0 else 1
 
 
 def winograd_conv3x3(
@@ -255,24 +271,31 @@ class WinogradConv2d(nn.Module):
     ``reflect=True`` stands for ``ReflectionPad2d(1)`` followed by ``conv`` with no padding.
     """
 
-    def __init__(self, conv: nn.Conv2d, tile: int = DEFAULT_TILE, reflect: bool = False) -> None:
+    def __init__(
+        self, conv: nn.Conv2d, options: WinogradOptions = DEFAULT_OPTIONS, reflect: bool = False
+    ) -> None:
         super().__init__()
         if not is_compatible(conv) or (reflect and conv.padding != (0, 0)):
             raise ValueError(f"not a 3×3 stride-1 convolution with zero padding: {conv}")
-        if tile not in TILES:
-            raise ValueError(f"Winograd tiles of side {tile} are not available; choose from {TILES}")
+        if options.tile not in TILES:
+            raise ValueError(f"Winograd tiles of side {options.tile} are not available; choose from {TILES}")
         self.weight = conv.weight
         self.bias = conv.bias
-        self.tile = tile
+        self.options = options
         self.reflect = reflect
         self.padding = 1 if reflect else int(conv.padding[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        u = transform_weight(self.weight, self.tile)
-        return winograd_conv3x3(x, u, self.bias, self.padding, self.tile, self.reflect)
+        tile = self.options.tile
+        u = transform_weight(self.weight, tile, self.options.channels_per_sum)
+        return winograd_conv3x3(x, u, self.bias, self.padding, tile, self.reflect)
 
     def extra_repr(self) -> str:
-        return f"{self.weight.shape[1]}, {self.weight.shape[0]}, tile={self.tile}, reflect={self.reflect}"
+        o = self.options
+        return (
+            f"{self.weight.shape[1]}, {self.weight.shape[0]}, tile={o.tile}, "
+            f"channels_per_sum={o.channels_per_sum}, reflect={self.reflect}"
+        )
 
 
 def is_compatible(conv: nn.Module) -> bool:
@@ -293,7 +316,7 @@ def is_eligible(conv: nn.Module) -> bool:
     return is_compatible(conv) and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS
 
 
-def accelerate_convolutions(module: nn.Module, tile: int = DEFAULT_TILE) -> int:
+def accelerate_convolutions(module: nn.Module, options: WinogradOptions = DEFAULT_OPTIONS) -> int:
     """Swap every eligible convolution of ``module`` in place; returns how many were swapped.
 
     In an ``nn.Sequential``, a ``ReflectionPad2d(1)`` right before an eligible unpadded convolution
@@ -304,13 +327,13 @@ def accelerate_convolutions(module: nn.Module, tile: int = DEFAULT_TILE) -> int:
     children = list(module.named_children())
     for index, (name, child) in enumerate(children):
         if not is_eligible(child):
-            swapped += accelerate_convolutions(child, tile)
+            swapped += accelerate_convolutions(child, options)
             continue
         before = children[index - 1][1] if index and isinstance(module, nn.Sequential) else None
         reflect = _is_reflection_pad_of_one(before) and child.padding == (0, 0)
         if reflect:
             setattr(module, children[index - 1][0], nn.Identity())
-        setattr(module, name, WinogradConv2d(child, tile, reflect))
+        setattr(module, name, WinogradConv2d(child, options, reflect))
         swapped += 1
     return swapped
 
