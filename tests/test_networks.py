@@ -140,3 +140,22 @@ def test_full_attention_equals_row_blocks():
     block = MaskedNonLocalBlock(c, chunk_bytes=4 * n * 7)  # seven rows per block
     blocks = block._attend(queries, keys, values, valid)
     assert (attend_full(queries, keys, values, valid) - blocks).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_checkpoint_files_in_either_format_load_into_the_network_dtype(tmp_path, zip_format):
+    """Zip checkpoints are memory-mapped, legacy ones read; both load the same values, and a
+    float64 file still gives a float32 network (the loaded tensors are adopted, not copied)."""
+    from torch import nn
+
+    from oldphoto_cli.registry.checkpoint import load_checkpoint
+
+    source = nn.Conv2d(4, 6, 3)
+    path = tmp_path / "conv.pth"
+    saved = {"module." + k: v.double() for k, v in source.state_dict().items()}  # DataParallel keys
+    torch.save({"model_state": saved}, path, _use_new_zipfile_serialization=zip_format)
+    loaded = load_checkpoint(nn.Conv2d(4, 6, 3), path)
+    assert loaded.weight.dtype == torch.float32 and not loaded.training
+    assert torch.equal(loaded.weight, source.weight.detach()) and torch.equal(
+        loaded.bias, source.bias.detach()
+    )

@@ -25,7 +25,7 @@ STRIPPED_PREFIXES = ("module.",)
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Unpickle ``path`` safely and return its state dict, unwrapped and canonicalised."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = _unpickle(path)
     except FileNotFoundError as exc:
         raise WeightsError(f"{path}: weight file not found") from exc
     except Exception as exc:  # a corrupt or non-checkpoint file: torch raises many kinds
@@ -37,6 +37,15 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{path}: does not contain a state dict of tensors")
     return {_canonical_key(k): v for k, v in obj.items()}
+
+
+def _unpickle(path: Path) -> object:
+    """``torch.load`` memory-mapping the file where its format allows (zip archives, PyTorch ≥ 1.6):
+    tensors then read straight from the page cache instead of being copied into fresh memory."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # the legacy (pre-zip) format cannot be mapped
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _canonical_key(key: str) -> str:
@@ -59,7 +68,9 @@ def load_into(network: nn.Module, state_dict: dict[str, torch.Tensor], source: P
             + _listing("unexpected", unexpected)
             + _listing("wrong shape", wrong_shape)
         )
-    network.load_state_dict(state_dict, strict=True)
+    # adopt the loaded tensors (no copy of the weights), in the network's own dtypes and devices
+    adopted = {k: v.to(expected[k].device, expected[k].dtype) for k, v in state_dict.items()}
+    network.load_state_dict(adopted, strict=True, assign=True)
     return network.eval()
 
 

@@ -79,8 +79,17 @@ def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def use_channels_last(module: nn.Module) -> nn.Module:
-    """Convert ``module`` in place (weights and instance norms); returns it for chaining."""
-    module.to(memory_format=torch.channels_last)
+    """Convert ``module`` in place (weights and instance norms); returns it for chaining.
+
+    Winograd convolutions keep their filters as loaded: they transform them on every call from
+    the checkpoint's (O, I, 3, 3) order, so a channels-last copy would cost memory and a reorder.
+    """
+    for layer in module.modules():
+        if isinstance(layer, WinogradConv2d):
+            continue
+        for parameter in layer.parameters(recurse=False):
+            if parameter.dim() == 4:
+                parameter.data = parameter.data.contiguous(memory_format=torch.channels_last)
     _swap_instance_norms(module)
     return module
 
