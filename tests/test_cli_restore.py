@@ -179,3 +179,19 @@ def test_hr_without_its_file_says_where_it_comes_from(pipeline_checkpoints, tmp_
 def test_help_and_version_answer():
     assert "restore" in oldphoto("--help").stdout
     assert oldphoto("--version").stdout.startswith("oldphoto ")
+
+
+def test_start_up_pauses_collection_then_freezes_what_it_made():
+    import gc
+
+    from oldphoto_cli.cli.startup import begin_start_up, start_up_done
+
+    try:
+        begin_start_up()
+        assert not gc.isenabled()
+        made = [[i] for i in range(10_000)]  # long-lived objects, as an import makes them
+        start_up_done()
+        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -72,6 +72,9 @@ def restore_command(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """Restore a photo or a folder of photos."""
+    from oldphoto_cli.cli.startup import begin_start_up, start_up_done
+
+    begin_start_up()  # until the backend is loaded: PyTorch's import is a million objects
     from oldphoto_cli.backends import BackendSettings, create_backend
     from oldphoto_cli.cli.progress import run_with_progress
     from oldphoto_cli.io.paths import plan_outputs
@@ -91,6 +94,7 @@ def restore_command(
         exact=exact,
     )
     backend = create_backend(model.value, settings)
+    start_up_done()
     err.print(f"model: {backend.name}" + (" (scratch repair)" if settings.scratch else ""))
     if backend.runtime_label is not None:
         err.print(f"runtime: {backend.runtime_label}")
