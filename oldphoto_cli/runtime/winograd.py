@@ -118,18 +118,19 @@ def transform_weight(
     """s²·G·g·Gᵀ for every filter as one product with sG⊗sG: (O, I, 3, 3) → ((m+2)², P, O, I/P).
 
     The input channels come in ``P = channel_parts(I, channels_per_sum)`` groups, each summed on
-    its own (see CHANNELS_PER_SUM). s·G has small integer entries (s = 24 for F(4×4), 90 for F(6×6)), so
-    (sG)⊗(sG) is exact in float32 and the only rounding is in the sums: as accurate as float64, at
-    float32 speed. The factor s² is divided out by the output transform (``_kernels``), which saves
-    a pass over these filters. Cheap enough to redo on every call, which keeps memory at the
-    checkpoint's size, not five to seven times it.
+    its own (see CHANNELS_PER_SUM). s·G has small integer entries (s = 24 for F(4×4), 90 for
+    F(6×6)), so (sG)⊗(sG) is exact in float32 and the only rounding is in the sums of nine terms.
+    The factor s² is divided out by the output transform (``_kernels``), which saves a pass over
+    these filters. The product goes through oneDNN (runtime/matmul.py): half the time of MKL's.
+    Cheap enough to redo on every call, which keeps memory at the checkpoint's size, not five to
+    seven times it.
     """
     out_ch, in_ch = weight.shape[:2]
     parts = channel_parts(in_ch, channels_per_sum)
     grouped = weight.detach().reshape(out_ch, parts, in_ch // parts, 9).transpose(0, 1)
     gg = _weight_kernel(tile, weight.dtype, weight.device)
     window = tile + 2
-    return torch.mm(gg, grouped.reshape(-1, 9).t()).view(window * window, parts, out_ch, in_ch // parts)
+    return matmul_nt(gg, grouped.reshape(-1, 9)).view(window * window, parts, out_ch, in_ch // parts)
 
 
 def channel_parts(channels: int, per_sum: int | None = CHANNELS_PER_SUM) -> int:
