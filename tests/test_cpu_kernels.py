@@ -100,3 +100,43 @@ def test_accelerate_attention_sets_the_fast_form_on_each_block_only():
     assert accelerate_attention(net) == 2
     assert all(block.attention is attend_rows_fast for block in net)
     assert MaskedNonLocalBlock(8).attention is attend_rows  # the class keeps the published form
+
+
+@pytest.mark.parametrize("channels_last_input", [True, False])
+@pytest.mark.parametrize(("height", "width"), [(40, 33), (13, 7)])  # several bands of rows, and one
+def test_few_output_convolution_equals_the_direct_one(channels_last_input, height, width):
+    from oldphoto_cli.runtime.few_outputs import FewOutputConv2d
+
+    torch.manual_seed(6)
+    conv = nn.Conv2d(16, 3, kernel_size=7)
+    x = torch.randn(2, 16, height, width)
+    if channels_last_input:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        fast = FewOutputConv2d(conv)(x)
+        exact = nn.functional.conv2d(x.double(), conv.weight.double(), conv.bias.double())
+    assert fast.shape == exact.shape
+    assert (fast.double() - exact).abs().max().item() < 1e-5
+
+
+def test_only_wide_convolutions_with_few_outputs_are_swapped():
+    from oldphoto_cli.runtime.few_outputs import FewOutputConv2d, accelerate_few_output_convolutions
+
+    net = nn.Sequential(
+        nn.ReflectionPad2d(3),
+        nn.Conv2d(64, 3, 7),  # the decoder's last layer: swapped
+        nn.Conv2d(3, 64, 7),  # many outputs
+        nn.Conv2d(64, 3, 3),  # narrow kernel
+        nn.Conv2d(64, 3, 7, padding=3),  # padded
+        nn.Sequential(nn.Conv2d(8, 1, 5)),  # nested: swapped
+    )
+    keys = set(net.state_dict())
+    assert accelerate_few_output_convolutions(net) == 2
+    assert [type(m) is FewOutputConv2d for m in (net[1], net[2], net[3], net[4], net[5][0])] == [
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert set(net.state_dict()) == keys

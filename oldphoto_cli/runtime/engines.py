@@ -15,6 +15,7 @@ from torch import nn
 from oldphoto_cli.runtime.allocator import retain_freed_memory
 from oldphoto_cli.runtime.attention import accelerate_attention
 from oldphoto_cli.runtime.channels_last import channels_last, use_channels_last
+from oldphoto_cli.runtime.few_outputs import accelerate_few_output_convolutions
 from oldphoto_cli.runtime.winograd import DEFAULT_OPTIONS, WinogradOptions, accelerate_convolutions
 
 
@@ -30,10 +31,11 @@ class TorchEngine:
     """A loaded ``nn.Module`` on a device, in eval mode; inputs are moved to that device.
 
     On the CPU its wide 3×3 convolutions are swapped for Winograd ones (runtime/winograd.py),
-    which compute the same values with a fifth to a quarter of the multiplies, the non-local
-    attention takes oneDNN's products (runtime/attention.py), the network runs channels-last
-    (runtime/channels_last.py) and freed memory is kept for reuse (runtime/allocator.py);
-    ``accelerate=False`` leaves all four alone. ``winograd`` trades rounding for speed (see
+    which compute the same values with a fifth to a quarter of the multiplies, wide-kernel
+    convolutions with few outputs become one product and shifted sums (runtime/few_outputs.py),
+    the non-local attention takes oneDNN's products (runtime/attention.py), the network runs
+    channels-last (runtime/channels_last.py) and freed memory is kept for reuse
+    (runtime/allocator.py); ``accelerate=False`` leaves all five alone. ``winograd`` trades rounding for speed (see
     runtime/winograd.py): smaller tiles and split channel sums for networks that amplify rounding.
     """
 
@@ -51,6 +53,7 @@ class TorchEngine:
         self.channels_last = accelerate and device.type == "cpu"
         if self.channels_last:
             accelerate_convolutions(self.module, winograd)
+            accelerate_few_output_convolutions(self.module)
             accelerate_attention(self.module)
             use_channels_last(self.module)
             retain_freed_memory()
