@@ -40,13 +40,21 @@ MAPPINGS = {
 
 @pytest.mark.parametrize(
     ("in_ch", "out_ch", "height", "width", "padding"),
-    [(64, 128, 37, 53, 1), (512, 256, 20, 31, 0), (32, 64, 5, 6, 1), (48, 32, 3, 3, 0), (32, 32, 9, 4, 1)],
+    [
+        (64, 128, 37, 53, 1),
+        (512, 256, 20, 31, 0),
+        (32, 64, 5, 6, 1),
+        (48, 32, 3, 3, 0),
+        (32, 32, 9, 4, 1),
+        (64, 32, 14, 8, 0),  # whole 6×6 tiles, nothing to pad: the rows are read in place
+    ],
 )
 @pytest.mark.parametrize("tile", TILES)
-def test_equals_direct_convolution(in_ch, out_ch, height, width, padding, tile):
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_equals_direct_convolution(in_ch, out_ch, height, width, padding, tile, layout):
     torch.manual_seed(height * width)
     conv = nn.Conv2d(in_ch, out_ch, 3, padding=padding)
-    x = torch.randn(2, in_ch, height, width)
+    x = torch.randn(2, in_ch, height, width).contiguous(memory_format=layout)
     with torch.inference_mode():
         fast = WinogradConv2d(conv, WinogradOptions(tile))(x)
         exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=padding)
