@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from oldphoto_cli.runtime.layers import children_with_predecessors
 from oldphoto_cli.runtime.winograd import WinogradConv2d
 
 
@@ -100,16 +101,15 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 
 
 def _swap_instance_norms(module: nn.Module) -> None:
-    children = list(module.named_children())
-    for index, (name, child) in enumerate(children):
+    for name, child, before in children_with_predecessors(module):
         if type(child) is nn.InstanceNorm2d:
-            before = children[index - 1][1] if index and isinstance(module, nn.Sequential) else None
-            setattr(module, name, _channels_last_copy(child, inplace=_is_convolution(before)))
+            inplace = before is not None and _is_convolution(before[1])
+            setattr(module, name, _channels_last_copy(child, inplace=inplace))
         else:
             _swap_instance_norms(child)
 
 
-def _is_convolution(module: nn.Module | None) -> bool:
+def _is_convolution(module: nn.Module) -> bool:
     """A layer whose output is a fresh tensor: in a Sequential, the next layer is its only reader."""
     return isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, WinogradConv2d))
 

@@ -50,7 +50,12 @@ class FewOutputConv2d(nn.Module):
 
 
 def _band(
-    pixels: torch.Tensor, taps: torch.Tensor, target: torch.Tensor, top: int, kernel: tuple[int, int], width: int
+    pixels: torch.Tensor,
+    taps: torch.Tensor,
+    target: torch.Tensor,
+    top: int,
+    kernel: tuple[int, int],
+    width: int,
 ) -> None:
     """Output rows ``top``… of one image (``target``: O×H'×W'): each tap's product, shifted and summed."""
     kh, kw = kernel

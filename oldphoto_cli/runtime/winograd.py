@@ -29,6 +29,7 @@ from fractions import Fraction
 import torch
 from torch import nn
 
+from oldphoto_cli.runtime.layers import children_with_predecessors
 from oldphoto_cli.runtime.matmul import matmul_nt
 
 TILES = (4, 6)  # output tile sides with transforms below; 6 saves a fifth of the products
@@ -334,19 +335,17 @@ def accelerate_convolutions(module: nn.Module, options: WinogradOptions = DEFAUL
     state-dict keys, stay).
     """
     swapped = 0
-    children = list(module.named_children())
-    for index, (name, child) in enumerate(children):
+    for name, child, before in children_with_predecessors(module):
         if not is_eligible(child):
             swapped += accelerate_convolutions(child, options)
             continue
-        before = children[index - 1][1] if index and isinstance(module, nn.Sequential) else None
-        reflect = _is_reflection_pad_of_one(before) and child.padding == (0, 0)
+        reflect = before is not None and _is_reflection_pad_of_one(before[1]) and child.padding == (0, 0)
         if reflect:
-            setattr(module, children[index - 1][0], nn.Identity())
+            setattr(module, before[0], nn.Identity())
         setattr(module, name, WinogradConv2d(child, options, reflect))
         swapped += 1
     return swapped
 
 
-def _is_reflection_pad_of_one(module: nn.Module | None) -> bool:
+def _is_reflection_pad_of_one(module: nn.Module) -> bool:
     return type(module) is nn.ReflectionPad2d and tuple(module.padding) == (1, 1, 1, 1)
