@@ -182,9 +182,9 @@ def padded_rows(
     reflection or with zeros, then with zeros on the bottom and right up to ``width`` columns and
     whole tiles: a (stop − start)×width×C tensor.
 
-    Built one block of tile rows at a time, so the padded copy is never whole: the block is still
-    in cache when its windows are gathered, and a 512-channel map at 256² needs 26 MiB for it,
-    not 138 MiB. A reflection pad and a zero pad would make two full copies.
+    Built one block of tile rows at a time, so the padded copy is never whole: a 512-channel map
+    at 256² needs 26 MiB for it at a time, not 138 MiB, and its windows are gathered while it is
+    freshly written. A reflection pad and a zero pad would make two full copies.
     """
     h, w, channels = image.shape
     p = padding
