@@ -30,12 +30,12 @@ class ChannelsLastInstanceNorm2d(nn.InstanceNorm2d):
     mean that is large against the spread costs no precision). That is PyTorch's own order of
     arithmetic, which the reference vectors follow: sums about a shifted mean in one pass moved the
     masked non-local chain from 6.1e-4 to 9.2e-4 of them (the tolerance is 1e-3). PyTorch's
-    instance norm turns channels-last input back into NCHW; its batch norm keeps the layout, but its channels-last statistics lose precision when a channel's mean is
-    large against its spread (2.5e-5 with mean 5, deviation 3), which moved restored scans by up
-    to 2 levels. ``inplace`` (for norms that are the only reader of a convolution's output) writes
-    into the input itself: on a 1 MP photo, no 256 MiB feature map is ever allocated (and
-    page-faulted in) for a norm. Affine norms, norms with running statistics and other ranks take
-    the inherited path.
+    instance norm turns channels-last input back into NCHW; its batch norm keeps the layout, but
+    its channels-last statistics lose precision when a channel's mean is large against its spread
+    (2.5e-5 with mean 5, deviation 3), which moved restored scans by up to 2 levels. ``inplace``
+    (for norms that are the only reader of a convolution's output) writes into the input itself:
+    on a 1 MP photo, no 256 MiB feature map is ever allocated (and page-faulted in) for a norm.
+    Affine norms, norms with running statistics and other ranks take the inherited path.
     """
 
     inplace: bool = False

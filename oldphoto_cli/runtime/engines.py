@@ -35,8 +35,9 @@ class TorchEngine:
     convolutions with few outputs become one product and shifted sums (runtime/few_outputs.py),
     the non-local attention takes oneDNN's products (runtime/attention.py), the network runs
     channels-last (runtime/channels_last.py) and freed memory is kept for reuse
-    (runtime/allocator.py); ``accelerate=False`` leaves all five alone. ``winograd`` trades rounding for speed (see
-    runtime/winograd.py): smaller tiles and split channel sums for networks that amplify rounding.
+    (runtime/allocator.py); ``accelerate=False`` leaves all five alone. ``winograd`` trades
+    rounding for speed (see runtime/winograd.py): smaller tiles and split channel sums for networks
+    that amplify rounding.
     """
 
     def __init__(

@@ -19,7 +19,7 @@ from oldphoto_cli.runtime.matmul import matmul_nt
 
 MAX_OUTPUTS = 4  # more outputs fill oneDNN's vectors well enough
 MIN_KERNEL = 5  # below this, the shifted sums cost more than they save
-BAND_ROWS = 16  # output rows per product: the taps' planes (49·3·21 rows·W floats) stay in cache
+BAND_ROWS = 16  # output rows per product: the taps' planes (49·3 × 22 rows × W floats) stay in cache
 
 
 class FewOutputConv2d(nn.Module):
