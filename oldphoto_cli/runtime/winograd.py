@@ -22,6 +22,7 @@ CPU networks are converted.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -194,9 +195,7 @@ def padded_rows(
     first, last = max(start, p), min(stop, p + h)  # padded rows that are rows of the image
     if first < last:
         band[first - start : last - start, p : p + w] = image[first - p : last - p]
-    for row in range(start, stop):
-        if first <= row < last:
-            continue
+    for row in itertools.chain(range(start, min(first, stop)), range(max(last, start), stop)):
         if reflect and p and row in (0, h + 1):  # the reflected rows: image rows 1 and h − 2
             band[row - start, 1 : w + 1] = image[1 if row == 0 else h - 2]
         else:
