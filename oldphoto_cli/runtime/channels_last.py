@@ -43,10 +43,12 @@ class ChannelsLastInstanceNorm2d(nn.InstanceNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or self.affine or self.track_running_stats:
             return super().forward(x)
-        mean, var = _moments(x)
+        blocks = _pixel_blocks(x)
+        mean, var = _moments(x, blocks)
         scale = var.add_(self.eps).rsqrt_()
         out = x if self.inplace and not x.requires_grad else torch.empty_like(x)
-        for source, target, m, s in zip(_pixel_blocks(x), _pixel_blocks(out), mean, scale):
+        targets = blocks if out is x else _pixel_blocks(out)
+        for source, target, m, s in zip(blocks, targets, mean, scale):
             for block, written in zip(source, target):
                 torch.sub(block, m, out=written).mul_(s)
         return out
@@ -66,14 +68,15 @@ def _pixel_blocks(x: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
     return [image.split(rows) for image in pixels]
 
 
-def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per image and channel, the mean and (biased) variance over H×W, both (N, C)."""
+def _moments(x: torch.Tensor, blocks: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image and channel, the mean and (biased) variance over H×W, both (N, C); ``blocks``
+    are ``x``'s pixel blocks (:func:`_pixel_blocks`)."""
     pixel_count = x.shape[2] * x.shape[3]
     means = x.mean((2, 3))
     variances = []
-    for blocks, mean in zip(_pixel_blocks(x), means):
+    for image_blocks, mean in zip(blocks, means):
         squares = torch.zeros_like(mean)
-        for block in blocks:
+        for block in image_blocks:
             squares += (block - mean).reshape(-1, x.shape[1]).square_().sum(0)
         variances.append(squares.div_(pixel_count))
     return means, torch.stack(variances)
