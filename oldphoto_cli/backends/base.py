@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,6 +28,8 @@ class BackendSettings:
     runtime: str = "torch"
     max_memory: int | None = None  # cap on the process's resident bytes; None = 80 % of free memory
     exact: bool = False  # direct convolutions: bit-for-bit the published arithmetic, slower on a CPU
+    precision: str = "fp32"  # fp16 / bf16: autocast (runtime/precision.py), for GPUs
+    batch_size: int | None = None  # photos of one size run together, at most; None = by device
 
 
 @dataclass(frozen=True)
@@ -45,4 +48,18 @@ class Backend(Protocol):
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Restoration:
         """Restore an H×W×3 uint8 photo; ``mask`` (H×W bool, True = damaged) replaces detection."""
+        ...
+
+
+@runtime_checkable
+class BatchingBackend(Backend, Protocol):
+    """A backend that can restore several photos in one pass (a GPU is then kept busy)."""
+
+    #: How many photos the batch runner hands over at once; 1 turns batching off.
+    batch_size: int
+
+    def restore_batch(
+        self, rgbs: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]
+    ) -> list[Restoration]:
+        """:meth:`restore` for each photo, in order; the backend decides which run together."""
         ...

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from oldphoto_cli.backends.base import BackendSettings, Restoration
 from oldphoto_cli.errors import OldPhotoError, WeightsError
-from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, StageOneNetworks, mode_for, torch_networks
+from oldphoto_cli.pipeline.bopbtl import (
+    BopbtlPipeline,
+    StageOneNetworks,
+    StageOneResult,
+    mode_for,
+    torch_networks,
+)
 from oldphoto_cli.pipeline.levels import to_uint8
 from oldphoto_cli.registry.manifest import get_model
 from oldphoto_cli.registry.resolve import resolve_files
 from oldphoto_cli.runtime.device import pick_device
+from oldphoto_cli.runtime.precision import autocast_dtype
 
 MODEL_NAME = "bopbtl"
+GPU_BATCH_SIZE = 8  # photos of one size stacked on a GPU, at most (planning.MAX_STACK_PIXELS too)
 
 
 def required_keys(settings: BackendSettings) -> list[str]:
@@ -33,11 +42,37 @@ class BopbtlBackend:
             files.update(patch_attention_if_present(settings))
         self.upstream_levels = settings.upstream_levels
         networks, self.runtime_label = build_networks(files, self.mode, settings)
+        self.batch_size = batch_size_for(settings)
         self.pipeline = BopbtlPipeline(networks, self.mode, settings.max_memory)
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Restoration:
-        result = self.pipeline.restore(rgb, mask)
+        return self._finished(self.pipeline.restore(rgb, mask))
+
+    def restore_batch(
+        self, rgbs: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]
+    ) -> list[Restoration]:
+        return [self._finished(r) for r in self.pipeline.restore_batch(rgbs, masks, self.batch_size)]
+
+    def _finished(self, result: StageOneResult) -> Restoration:
         return Restoration(to_uint8(result.image, upstream_levels=self.upstream_levels), result.mask)
+
+
+def batch_size_for(settings: BackendSettings) -> int:
+    """The asked-for batch size; by default GPU_BATCH_SIZE on a GPU and 1 (no stacking) on the CPU.
+
+    On 2 CPU cores stacking gains little: eight 256² photos took 3.1–3.3 s stacked against 3.6 s
+    one by one, four 512² photos the same either way; a batch also waits for all its photos before
+    the first is written. ONNX graphs take one photo at a time.
+    """
+    if settings.runtime == "onnx":
+        if settings.batch_size not in (None, 1):
+            raise OldPhotoError("--batch-size applies to --runtime torch; the ONNX graphs take one photo")
+        return 1
+    if settings.batch_size is not None:
+        if settings.batch_size < 1:
+            raise OldPhotoError(f"--batch-size must be at least 1, not {settings.batch_size}")
+        return settings.batch_size
+    return 1 if pick_device(settings.device).type == "cpu" else GPU_BATCH_SIZE
 
 
 def patch_attention_if_present(settings: BackendSettings) -> dict[str, Path]:
@@ -57,10 +92,17 @@ def build_networks(
     if settings.runtime == "onnx":
         from oldphoto_cli.export.stage_one_onnx import active_providers, onnx_networks
 
+        if settings.precision != "fp32":
+            raise OldPhotoError("--precision applies to --runtime torch; the ONNX graphs are float32")
+
         networks = onnx_networks(files, mode, settings.device, need_detector)
         return networks, f"onnx ({', '.join(active_providers(networks))})"
     if settings.runtime != "torch":
         raise OldPhotoError(f"unknown runtime {settings.runtime!r}; choose torch or onnx")
     device = pick_device(settings.device)
-    networks = torch_networks(files, mode, device, need_detector, accelerate=not settings.exact)
-    return networks, f"torch ({device}{', exact' if settings.exact else ''})"
+    precision = autocast_dtype(settings.precision, device)
+    networks = torch_networks(files, mode, device, need_detector, not settings.exact, precision)
+    details = (
+        [str(device)] + (["exact"] if settings.exact else []) + ([settings.precision] if precision else [])
+    )
+    return networks, f"torch ({', '.join(details)})"

@@ -11,7 +11,7 @@ from rich.table import Table
 from oldphoto_cli.runtime.memory import format_bytes
 
 if TYPE_CHECKING:
-    from oldphoto_cli.bench.runner import CaseResult
+    from oldphoto_cli.bench.runner import Case, CaseResult
     from oldphoto_cli.bench.versus import Comparison
 
 
@@ -48,8 +48,8 @@ def results_table(results: list[CaseResult]) -> Table:
     for r in results:
         c = r.case
         table.add_row(
-            f"{r.backend or c.model} {c.runtime}{' exact' if c.exact else ''} {c.device} {c.mode}",
-            f"{c.width}×{c.height}",
+            f"{r.backend or c.model} {c.runtime}{_variant(c)} {c.device} {c.mode}",
+            f"{c.width}×{c.height}" + (f" ×{c.batch}" if c.batch > 1 else ""),
             _fmt(c.megapixels),
             _fmt(r.load_s, 1),
             _fmt(r.restore_s, 1),
@@ -58,6 +58,11 @@ def results_table(results: list[CaseResult]) -> Table:
             r.error or ("-" if r.plan is None else _plan_text(r.plan)),
         )
     return table
+
+
+def _variant(case: Case) -> str:
+    """What sets a case apart from the default run: ``exact``, a reduced precision."""
+    return (" exact" if case.exact else "") + (f" {case.precision}" if case.precision != "fp32" else "")
 
 
 def _plan_text(plan: dict) -> str:

@@ -37,10 +37,12 @@ class Case:
     weights: str | None = None
     max_memory: int | None = None
     exact: bool = False
+    precision: str = "fp32"
+    batch: int = 1  # copies of the image restored together (restore --batch-size)
 
     @property
     def megapixels(self) -> float:
-        return self.width * self.height / 1e6
+        return self.batch * self.width * self.height / 1e6
 
 
 @dataclass(frozen=True)

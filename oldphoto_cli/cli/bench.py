@@ -37,6 +37,12 @@ def bench_command(
     exact: Annotated[
         bool, typer.Option("--exact", help="Direct convolutions on the CPU, as `restore --exact`.")
     ] = False,
+    precision: Annotated[
+        str, typer.Option(help="Precisions, comma-separated: fp32, fp16, bf16 (as `restore --precision`).")
+    ] = "fp32",
+    batch: Annotated[
+        int, typer.Option(min=1, help="Copies of each image restored together (as `restore --batch-size`).")
+    ] = 1,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
     versus: Annotated[
         str | None,
@@ -70,10 +76,11 @@ def bench_command(
     shapes = [runner.parse_shape(s) for s in comma_list(sizes)]
     runtimes, devices, modes = comma_list(runtime), comma_list(device), comma_list(mode)
     cases = [
-        runner.Case(m, r, d, md, w, h, str(weights) if weights else None, cap, exact)
+        runner.Case(m, r, d, md, w, h, str(weights) if weights else None, cap, exact, p, batch)
         for m in comma_list(model)
         for r in runtimes
         for d in devices
+        for p in comma_list(precision)
         for md in modes
         for w, h in shapes
         if not ((m == "classical" or m.startswith("degrade:")) and r != "torch")

@@ -13,6 +13,8 @@ from oldphoto_cli.runtime.device import DEVICE_CHOICES
 ModelChoice = Enum("ModelChoice", {name: name for name in ("auto", "bopbtl", "classical")}, type=str)
 DeviceChoice = Enum("DeviceChoice", {name: name for name in DEVICE_CHOICES}, type=str)
 RuntimeChoice = Enum("RuntimeChoice", {name: name for name in ("torch", "onnx")}, type=str)
+# Kept in step with runtime.precision.PRECISIONS (a test checks), for the same reason.
+PrecisionChoice = Enum("PrecisionChoice", {name: name for name in ("fp32", "fp16", "bf16")}, type=str)
 ExportFormat = Enum("ExportFormat", {name: name for name in ("onnx",)}, type=str)
 
 

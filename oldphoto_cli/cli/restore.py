@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from oldphoto_cli.cli.choices import DeviceChoice, ModelChoice, RuntimeChoice, memory_cap
+from oldphoto_cli.cli.choices import DeviceChoice, ModelChoice, PrecisionChoice, RuntimeChoice, memory_cap
 from oldphoto_cli.cli.console import DebugFlag, err, out
 
 
@@ -62,6 +62,20 @@ def restore_command(
             "within 1 level, faster).",
         ),
     ] = False,
+    precision: Annotated[
+        PrecisionChoice,
+        typer.Option(
+            help="fp16/bf16 run the networks under autocast: faster on a GPU, about one level off "
+            "(the masked non-local mapping stays fp32).",
+        ),
+    ] = PrecisionChoice.fp32,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Photos of one size restored together, at most (default: 8 on a GPU, 1 on the CPU).",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace outputs that already exist.")
     ] = False,
@@ -92,6 +106,8 @@ def restore_command(
         runtime=runtime.value,
         max_memory=memory_cap(max_memory),
         exact=exact,
+        precision=precision.value,
+        batch_size=batch_size,
     )
     backend = create_backend(model.value, settings)
     start_up_done()

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from oldphoto_cli.backends.base import Backend, Restoration
+from oldphoto_cli.backends.base import Backend, BatchingBackend, Restoration
 from oldphoto_cli.errors import ImageReadError, OldPhotoError
 from oldphoto_cli.io.images import Photo, read_image, write_image, write_mask
 from oldphoto_cli.io.paths import Job, mask_path_for
@@ -86,24 +86,48 @@ def run_batch(
 ) -> list[Outcome]:
     """Restore every job, decoding ahead and encoding behind on worker threads; outcomes in job order.
 
-    ``backend.restore`` runs here, on the calling thread, one photo at a time (torch and the progress
-    callbacks expect that); only file I/O moves to the workers.
+    ``backend.restore`` runs here, on the calling thread (torch and the progress callbacks expect
+    that); only file I/O moves to the workers. A backend with a ``batch_size`` above 1 is handed
+    that many consecutive photos at a time (see :func:`_compute_group`); the reader then keeps a
+    group ahead and the writer a group behind.
     """
     jobs = list(jobs)
-    ordered = _InOrder(options, on_outcome)
+    group_size = backend.batch_size if isinstance(backend, BatchingBackend) else 1
+    ordered = _InOrder(options, on_outcome, max_writes=group_size)
     with _workers() as (reader, writer):
-        reads = _read_ahead(jobs, reader, options)
-        for job in jobs:
-            if job.skip_reason:
-                ordered.add(Outcome(job, SKIPPED, job.skip_reason))
+        reads = _read_ahead(jobs, reader, options, ahead=group_size)
+        for group in _groups(jobs, group_size):
+            if group[0].skip_reason:
+                ordered.add(Outcome(group[0], SKIPPED, group[0].skip_reason))
                 continue
-            restored = _compute(job, next(reads), backend, options)
-            if isinstance(restored, Outcome):
-                ordered.add(restored)
-            else:
-                ordered.add(_Writing(job, writer.submit(_write, restored, options), restored.seconds))
+            for job, restored in zip(
+                group, _compute_group(group, [next(reads) for _ in group], backend, options)
+            ):
+                if isinstance(restored, Outcome):
+                    ordered.add(restored)
+                else:
+                    ordered.add(_Writing(job, writer.submit(_write, restored, options), restored.seconds))
         ordered.flush(block=True)
     return ordered.outcomes
+
+
+def _groups(jobs: Sequence[Job], size: int) -> Iterator[list[Job]]:
+    """Runs of at most ``size`` consecutive jobs to restore; a skipped job is a group of its own,
+    so outcomes still come in job order."""
+    group: list[Job] = []
+    for job in jobs:
+        if job.skip_reason:
+            if group:
+                yield group
+                group = []
+            yield [job]
+            continue
+        group.append(job)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 @contextmanager
@@ -125,22 +149,22 @@ def _workers() -> Iterator[tuple[ThreadPoolExecutor, ThreadPoolExecutor]]:
 
 
 def _read_ahead(
-    jobs: Sequence[Job], reader: ThreadPoolExecutor, options: BatchOptions
+    jobs: Sequence[Job], reader: ThreadPoolExecutor, options: BatchOptions, ahead: int = 1
 ) -> Iterator[Future[_Decoded]]:
-    """The reads of the jobs to restore, in order, each handed out once the next one is queued.
+    """The reads of the jobs to restore, in order, each handed out once ``ahead`` more are queued.
 
-    So the reader decodes file i+1 while file i is restored, and never more than one file ahead.
+    So the reader decodes the next files while one is restored, and never more than ``ahead``
+    files ahead of the one handed out last.
     """
-    pending: Future[_Decoded] | None = None
+    pending: deque[Future[_Decoded]] = deque()
     for job in jobs:
         if job.skip_reason:
             continue
-        upcoming = reader.submit(_read, job, options)
-        if pending is not None:
-            yield pending
-        pending = upcoming
-    if pending is not None:
-        yield pending
+        pending.append(reader.submit(_read, job, options))
+        if len(pending) > ahead:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
 
 
 def _read(job: Job, options: BatchOptions) -> _Decoded:
@@ -165,6 +189,43 @@ def _compute(
     return _attempt(job, options, restore)
 
 
+def _compute_group(
+    jobs: list[Job], reads: list[Future[_Decoded]], backend: Backend, options: BatchOptions
+) -> list[_Restored | Outcome]:
+    """Restore a group of photos, in one call when the backend batches; one outcome per job.
+
+    A file that cannot be read fails alone. When the batched call fails, every photo of the
+    group is restored again on its own, so the one at fault gets its own reason and the others
+    their results.
+    """
+    if len(jobs) == 1 or not isinstance(backend, BatchingBackend):
+        return [_compute(job, read, backend, options) for job, read in zip(jobs, reads)]
+    decoded = [_attempt(job, options, read.result) for job, read in zip(jobs, reads)]
+    readable = [d for d in decoded if isinstance(d, _Decoded)]
+    start = time.perf_counter()
+    try:
+        results = iter(backend.restore_batch([d.photo.rgb for d in readable], [d.mask for d in readable]))
+    except Exception as exc:  # retried one by one below, where each failure is the file's own
+        if options.debug and not isinstance(exc, (OldPhotoError, MemoryError)):
+            raise
+        return [
+            _compute(job, _done(d), backend, options) if isinstance(d, _Decoded) else d
+            for job, d in zip(jobs, decoded)
+        ]
+    share = (time.perf_counter() - start) / max(len(readable), 1)
+    return [
+        _Restored(job, d.photo, next(results), d.seconds + share) if isinstance(d, _Decoded) else d
+        for job, d in zip(jobs, decoded)
+    ]
+
+
+def _done(value: _T) -> Future[_T]:
+    """A future that already holds ``value``, for a photo decoded before."""
+    future: Future[_T] = Future()
+    future.set_result(value)
+    return future
+
+
 def _write(restored: _Restored, options: BatchOptions) -> float:
     """Save the result like its source, and its mask when asked (writer thread); returns the seconds."""
     start = time.perf_counter()
@@ -185,20 +246,24 @@ def _save(job: Job, photo: Photo, result: Restoration, options: BatchOptions) ->
 class _InOrder:
     """Reports outcomes in job order, though a restored file's outcome waits for its write.
 
-    At most one write is outstanding: adding a new one first waits for the previous, which keeps
-    results waiting to be written (and their memory) bounded.
+    At most ``max_writes`` writes are outstanding (one per photo of a group): adding another first
+    waits for the oldest, which keeps results waiting to be written (and their memory) bounded.
     """
 
-    def __init__(self, options: BatchOptions, on_outcome: OutcomeCallback | None) -> None:
+    def __init__(
+        self, options: BatchOptions, on_outcome: OutcomeCallback | None, max_writes: int = 1
+    ) -> None:
         self.outcomes: list[Outcome] = []
         self._options = options
         self._on_outcome = on_outcome
+        self._max_writes = max_writes
         self._waiting: deque[Outcome | _Writing] = deque()
 
     def add(self, entry: Outcome | _Writing) -> None:
         """Queue an outcome or a write behind earlier ones, and report what is already settled."""
         if isinstance(entry, _Writing):
-            self.flush(block=True)
+            while sum(isinstance(w, _Writing) for w in self._waiting) >= self._max_writes:
+                self._report_head()
         self._waiting.append(entry)
         self.flush(block=False)
 
@@ -208,8 +273,12 @@ class _InOrder:
             head = self._waiting[0]
             if isinstance(head, _Writing) and not (block or head.future.done()):
                 return
-            self._waiting.popleft()
-            self._report(head if isinstance(head, Outcome) else self._written(head))
+            self._report_head()
+
+    def _report_head(self) -> None:
+        """Report the oldest entry, waiting for its write if it is one."""
+        head = self._waiting.popleft()
+        self._report(head if isinstance(head, Outcome) else self._written(head))
 
     def _written(self, writing: _Writing) -> Outcome:
         """DONE once the file is on disk; a failed write is FAILED like any other step."""

@@ -10,7 +10,7 @@ geometry: the published code resizes to multiples of 4 (16 with scratches), we p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +28,13 @@ from oldphoto_cli.networks import (
     ScratchDetectionUNet,
 )
 from oldphoto_cli.pipeline.geometry import crop_to, pad_to_multiple
-from oldphoto_cli.pipeline.planning import OVERLAP, RunPlan, plan_run
+from oldphoto_cli.pipeline.planning import OVERLAP, RunPlan, plan_run, stack_count
 from oldphoto_cli.pipeline.tile_statistics import recorded_statistics, shared_statistics
 from oldphoto_cli.pipeline.tiling import run_tiled
 from oldphoto_cli.registry.checkpoint import load_checkpoint, uninitialised
 from oldphoto_cli.runtime.engines import Engine, TorchEngine
 from oldphoto_cli.runtime.memory import run_budget
-from oldphoto_cli.runtime.winograd import WinogradOptions
+from oldphoto_cli.runtime.winograd import DEFAULT_OPTIONS, WinogradOptions
 
 DETECTION_THRESHOLD = 0.4
 DETECTION_SHORT_SIDE = 256
@@ -53,6 +53,12 @@ MAPPING_WINOGRAD = {
     "scratch": WinogradOptions(4, channels_per_sum=256),
     "scratch_hr": WinogradOptions(6, channels_per_sum=None),
 }
+# Networks that stay float32 under --precision fp16/bf16, by mode. Both attention mappings amplify
+# any change in the latent or the mask they are given, so in the scratch modes the detector, VAE_A's
+# encoder and the mappings stay float32 and only VAE_B's decoder runs reduced; besides, the masked
+# non-local block's attention overflows in float16 (runtime/precision.py has the measurements).
+_ATTENTION_CHAIN = frozenset({"detection", "vae_a_encoder", "mapping_scratch", "mapping_hr"})
+FLOAT32_NETWORKS = {"quality": frozenset(), "scratch": _ATTENTION_CHAIN, "scratch_hr": _ATTENTION_CHAIN}
 
 
 def mode_for(scratch: bool, hr: bool) -> str:
@@ -123,27 +129,31 @@ def torch_networks(
     device: torch.device,
     need_detector: bool = True,
     accelerate: bool = True,
+    precision: torch.dtype | None = None,
 ) -> StageOneNetworks:
     """Load the checkpoints once; the engines are reused for every photo of a batch.
 
     ``accelerate=False`` keeps direct convolutions (see TorchEngine): bit-for-bit the published
-    arithmetic, slower on a CPU.
+    arithmetic, slower on a CPU. ``precision`` (float16 or bfloat16) runs the networks under
+    autocast (runtime/precision.py), but for FLOAT32_NETWORKS.
     """
     with uninitialised():  # every value comes from the checkpoints, loaded strictly below
         modules = stage_one_modules(mode, need_detector, patch_attention="mapping_hr" in files)
     loaded = {key: load_checkpoint(module, files[key]) for key, module in modules.items()}
+
+    def engine(name: str, module: torch.nn.Module, mapping_mode: str | None = None) -> TorchEngine:
+        winograd = MAPPING_WINOGRAD[mapping_mode] if mapping_mode else DEFAULT_OPTIONS
+        autocast = None if name in FLOAT32_NETWORKS.get(mode, ()) else precision
+        return TorchEngine(name, module, device, accelerate, winograd, autocast)
+
     detector = loaded.get("detection")
     hr_module = loaded.get("mapping_hr") if mode == "scratch" else None  # an alternative, not the mapping
     return StageOneNetworks(
-        encode=TorchEngine("vae_a_encoder", loaded["vae_a_quality"].encoder, device, accelerate),
-        mapping=TorchEngine(
-            MAPPING_KEYS[mode], loaded[MAPPING_KEYS[mode]], device, accelerate, MAPPING_WINOGRAD[mode]
-        ),
-        decode=TorchEngine("vae_b_decoder", loaded[vae_b_key(mode)].decoder, device, accelerate),
-        detect=TorchEngine("detection", detector, device, accelerate) if detector is not None else None,
-        hr_mapping=TorchEngine("mapping_hr", hr_module, device, accelerate, MAPPING_WINOGRAD["scratch_hr"])
-        if hr_module is not None
-        else None,
+        encode=engine("vae_a_encoder", loaded["vae_a_quality"].encoder),
+        mapping=engine(MAPPING_KEYS[mode], loaded[MAPPING_KEYS[mode]], mode),
+        decode=engine("vae_b_decoder", loaded[vae_b_key(mode)].decoder),
+        detect=engine("detection", detector) if detector is not None else None,
+        hr_mapping=engine("mapping_hr", hr_module, "scratch_hr") if hr_module is not None else None,
     )
 
 
@@ -191,6 +201,58 @@ class BopbtlPipeline:
             rgb = fill_holes(rgb, scratches)
         return StageOneResult(self.run(plan, rgb, scratches), scratches)
 
+    def restore_batch(
+        self, rgbs: Sequence[np.ndarray], masks: Sequence[np.ndarray | None], limit: int
+    ) -> list[StageOneResult]:
+        """Restore several photos, in order; photos of one size run stacked, ``limit`` at most.
+
+        A stack computes what its photos would one by one (instance norms and attention are per
+        photo); it only keeps a GPU busier. Photos that would be tiled run on their own.
+        """
+        results: dict[int, StageOneResult] = {}
+        for indices in self._stacks(rgbs, masks, limit):
+            if len(indices) == 1:
+                results[indices[0]] = self.restore(rgbs[indices[0]], masks[indices[0]])
+                continue
+            stacked = self._restore_stack([rgbs[i] for i in indices], [masks[i] for i in indices])
+            results.update(zip(indices, stacked))
+        return [results[i] for i in range(len(rgbs))]
+
+    def _stacks(
+        self, rgbs: Sequence[np.ndarray], masks: Sequence[np.ndarray | None], limit: int
+    ) -> list[list[int]]:
+        """Indices of photos that run together: same size, masks all given or all detected."""
+        alike: dict[tuple[tuple[int, ...], bool], list[int]] = {}
+        for index, (rgb, mask) in enumerate(zip(rgbs, masks)):
+            alike.setdefault((rgb.shape, mask is None), []).append(index)
+        stacks = []
+        for (shape, _), indices in alike.items():
+            count = stack_count(
+                shape[0],
+                shape[1],
+                self.mode,
+                run_budget(self.max_memory),
+                limit,
+                hr_available=self.networks.hr_mapping is not None,
+                blocked_attention=self.networks.blocked_attention,
+            )
+            stacks += [indices[start : start + count] for start in range(0, len(indices), count)]
+        return stacks
+
+    def _restore_stack(self, rgbs: list[np.ndarray], masks: list[np.ndarray | None]) -> list[StageOneResult]:
+        """Photos of one size, each of which runs whole: one pass of every network for all."""
+        height, width = rgbs[0].shape[:2]
+        self.last_plan = self.plan(height, width)
+        if self.mode == "quality":
+            images = self._translate_many(rgbs, None, self.networks.mapping)
+            return [StageOneResult(image, None) for image in images]
+        scratches = self.detect_many(rgbs) if masks[0] is None else [m.astype(bool) for m in masks]
+        if self.mode == "scratch_hr":
+            scratches = [dilate(s, HR_MASK_DILATIONS) for s in scratches]
+        filled = [fill_holes(rgb, s) for rgb, s in zip(rgbs, scratches)]
+        images = self._translate_many(filled, scratches, self.networks.mapping)
+        return [StageOneResult(image, s) for image, s in zip(images, scratches)]
+
     def run(self, plan: RunPlan, rgb: np.ndarray, scratches: np.ndarray | None) -> np.ndarray:
         """Encode, map, decode a photo whose scratches are already filled, as ``plan`` says."""
         mapping = self.networks.hr_mapping if plan.mode != self.mode else self.networks.mapping
@@ -230,25 +292,44 @@ class BopbtlPipeline:
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
         """The published detector's mask (H×W bool) for an RGB photo of any size."""
+        return self.detect_many([rgb])[0]
+
+    def detect_many(self, rgbs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`detect` for photos of one size, in one pass of the detector."""
         if self.networks.detect is None:
             raise RuntimeError("this pipeline was built without the scratch detector")
-        height, width = rgb.shape[:2]
-        padded = pad_to_multiple(rgb, SCRATCH_MULTIPLE)
-        return crop_to(detect_scratches(self.networks.detect, padded), height, width)
+        height, width = rgbs[0].shape[:2]
+        padded = [pad_to_multiple(rgb, SCRATCH_MULTIPLE) for rgb in rgbs]
+        return [crop_to(m, height, width) for m in detect_scratches(self.networks.detect, padded)]
 
-    @torch.inference_mode()
     def _translate(self, rgb: np.ndarray, scratches: np.ndarray | None, mapping: Engine) -> np.ndarray:
         """Encode, map, decode one region (holes already filled); pads to the networks' multiple."""
-        height, width = rgb.shape[:2]
+        return self._translate_many([rgb], None if scratches is None else [scratches], mapping)[0]
+
+    @torch.inference_mode()
+    def _translate_many(
+        self, rgbs: Sequence[np.ndarray], scratches: Sequence[np.ndarray] | None, mapping: Engine
+    ) -> list[np.ndarray]:
+        """:meth:`_translate` for regions of one size, stacked into one batch."""
+        height, width = rgbs[0].shape[:2]
         multiple = QUALITY_MULTIPLE if scratches is None else SCRATCH_MULTIPLE
-        latent = self.networks.encode(to_network_input(pad_to_multiple(rgb, multiple)))
+        latent = self.networks.encode(stacked([to_network_input(pad_to_multiple(r, multiple)) for r in rgbs]))
         if scratches is None:
             mapped = mapping(latent)
         else:
-            padded_mask = pad_to_multiple(scratches, multiple).astype(np.float32)
-            mapped = mapping(latent, torch.from_numpy(padded_mask)[None, None])
+            masks = [
+                torch.from_numpy(pad_to_multiple(s, multiple).astype(np.float32))[None, None]
+                for s in scratches
+            ]
+            mapped = mapping(latent, stacked(masks))
         out = self.networks.decode(mapped)
-        return crop_to(((out[0] + 1.0) / 2.0).permute(1, 2, 0).float().cpu().numpy(), height, width)
+        images = ((out + 1.0) / 2.0).permute(0, 2, 3, 1).float().cpu().numpy()
+        return [crop_to(image, height, width) for image in images]
+
+
+def stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Batches of one image each, as one batch (a single one as it is, without a copy)."""
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
 
 def to_network_input(rgb: np.ndarray) -> torch.Tensor:
@@ -267,16 +348,19 @@ def detection_size(height: int, width: int) -> tuple[int, int]:
 
 
 @torch.inference_mode()
-def detect_scratches(detector: Engine, rgb: np.ndarray) -> np.ndarray:
-    """Greyscale (PIL's luma), scale to the detector's size, sigmoid ≥ 0.4, nearest back: bool H×W."""
-    grey = np.array(Image.fromarray(rgb).convert("L"))  # a writable copy, for torch.from_numpy
-    x = torch.from_numpy(grey).float().div(255.0)
-    x = ((x - 0.5) / 0.5)[None, None]
-    height, width = grey.shape
+def detect_scratches(detector: Engine, rgbs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Greyscale (PIL's luma), scale to the detector's size, sigmoid ≥ 0.4, nearest back: bool H×W.
+
+    The photos share one size and go through the detector as one batch.
+    """
+    greys = [np.array(Image.fromarray(rgb).convert("L")) for rgb in rgbs]  # writable, for from_numpy
+    x = torch.from_numpy(np.stack(greys)).float().div(255.0)
+    x = ((x - 0.5) / 0.5)[:, None]
+    height, width = greys[0].shape
     x = F.interpolate(x, detection_size(height, width), mode="bilinear", align_corners=False)
     prob = torch.sigmoid(detector(x))
     prob = F.interpolate(prob.float().cpu(), (height, width), mode="nearest")
-    return (prob[0, 0] >= DETECTION_THRESHOLD).numpy()
+    return list((prob[:, 0] >= DETECTION_THRESHOLD).numpy())
 
 
 def dilate(mask: np.ndarray, iterations: int) -> np.ndarray:

@@ -46,6 +46,9 @@ ROW_BLOCK_COPIES = 4
 # The preview's pixels, at most: enough for stable statistics, a few seconds of work. It never has
 # more pixels than a tile either, so it never needs more memory than the tiles do.
 MAX_PREVIEW_PIXELS = 1_000_000
+# Photos stacked into one batch hold this many pixels at most: a batch exists to keep a GPU busy
+# with photos too small to do so alone, and one 2 MP photo already does.
+MAX_STACK_PIXELS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -157,3 +160,30 @@ def _largest_tile(mode: str, usable: int, blocked_attention: bool) -> int | None
         if estimate_bytes(side, side, mode, blocked_attention) <= usable:
             return side
     return None
+
+
+def stack_count(
+    height: int,
+    width: int,
+    mode: str,
+    budget: int,
+    limit: int,
+    hr_available: bool = False,
+    blocked_attention: bool = True,
+) -> int:
+    """How many ``height × width`` photos may run as one batch (1: each on its own).
+
+    Only photos that would run whole with ``mode``'s own mapping are stacked, at most ``limit``
+    and MAX_STACK_PIXELS in all, and only as many as fit ``budget`` together: activations grow
+    with the stack, the attention's blocks of rows do not (they are taken one photo at a time).
+    """
+    plan = plan_run(height, width, mode, budget, hr_available, blocked_attention)
+    if plan.tiled or plan.mode != mode or limit < 2:
+        return 1
+    pixels = height * width
+    attention = attention_scratch_bytes(height, width, mode, blocked_attention)
+    per_photo = (ACTIVATION_BYTES_PER_PIXEL + WHOLE_IMAGE_BYTES_PER_PIXEL) * pixels
+    if not blocked_attention:
+        per_photo += attention  # whole matrices are held for every photo of the stack
+    fits = (budget - FIXED_BYTES - (attention if blocked_attention else 0)) // per_photo
+    return int(max(1, min(limit, MAX_STACK_PIXELS // pixels, fits)))

@@ -37,7 +37,9 @@ class TorchEngine:
     channels-last (runtime/channels_last.py) and freed memory is kept for reuse
     (runtime/allocator.py); ``accelerate=False`` leaves all five alone. ``winograd`` trades
     rounding for speed (see runtime/winograd.py): smaller tiles and split channel sums for networks
-    that amplify rounding.
+    that amplify rounding. ``autocast`` (float16 or bfloat16) runs the forward under PyTorch's
+    autocast (runtime/precision.py) and returns float32; the CPU replacements compute in float32
+    only, so an autocast network keeps PyTorch's own layers.
     """
 
     def __init__(
@@ -47,11 +49,13 @@ class TorchEngine:
         device: torch.device,
         accelerate: bool = True,
         winograd: WinogradOptions = DEFAULT_OPTIONS,
+        autocast: torch.dtype | None = None,
     ) -> None:
         self.name = name
         self.module = module.to(device).eval()
         self.device = device
-        self.channels_last = accelerate and device.type == "cpu"
+        self.autocast = autocast
+        self.channels_last = accelerate and device.type == "cpu" and autocast is None
         if self.channels_last:
             accelerate_convolutions(self.module, winograd)
             accelerate_few_output_convolutions(self.module)
@@ -64,4 +68,7 @@ class TorchEngine:
         inputs = tuple(x.to(self.device) for x in inputs)
         if self.channels_last:
             inputs = tuple(channels_last(x) for x in inputs)
-        return self.module(*inputs)
+        if self.autocast is None:
+            return self.module(*inputs)
+        with torch.autocast(self.device.type, dtype=self.autocast):
+            return self.module(*inputs).float()
