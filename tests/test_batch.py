@@ -274,3 +274,96 @@ def test_an_empty_batch_and_an_all_skipped_batch(tmp_path):
     job = Job(tmp_path / "a.png", tmp_path / "b.png", "exists (use --overwrite)")
     assert run_batch([], Inverting()) == []
     assert run_batch(iter([job]), Inverting()) == [Outcome(job, SKIPPED, job.skip_reason)]
+
+
+class StackingInverting(Inverting):
+    """A batching backend: inverts whole groups at once, and refuses a group holding a photo
+    whose first pixel is pure black (restored alone, that photo fails with its own reason)."""
+
+    def __init__(self, batch_size: int) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.groups: list[int] = []
+
+    def restore_batch(self, rgbs, masks) -> list[Restoration]:
+        self.groups.append(len(rgbs))
+        if any(_poisoned(rgb) for rgb in rgbs):
+            raise ValueError("a poisoned photo in the group")
+        return [super(StackingInverting, self).restore(rgb, mask) for rgb, mask in zip(rgbs, masks)]
+
+    def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Restoration:
+        if _poisoned(rgb):
+            raise ImageReadError(Path("photo"), "poisoned")
+        return super().restore(rgb, mask)
+
+
+def _poisoned(rgb: np.ndarray) -> bool:
+    return bool((rgb[0, 0] == 0).all())
+
+
+def test_a_batching_backend_gets_groups_and_skipped_files_keep_their_place(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    arrays = make_folder(src, 7)
+    out.mkdir()
+    Image.fromarray(arrays[3]).save(out / "p3.png")  # already there: skipped, between two groups
+    jobs = plan_outputs(src, out, overwrite=False)
+    backend = StackingInverting(batch_size=3)
+
+    outcomes = run_batch(jobs, backend)
+
+    assert backend.groups == [3, 3]
+    assert [o.job.source.name for o in outcomes] == [f"p{i}.png" for i in range(7)]
+    assert [o.status for o in outcomes] == [DONE] * 3 + [SKIPPED] + [DONE] * 3
+    for index in (0, 1, 2, 4, 5, 6):
+        assert np.array_equal(pixels(out / f"p{index}.png"), 255 - arrays[index].astype(np.int16))
+    assert np.array_equal(pixels(out / "p3.png"), arrays[3])  # not overwritten
+
+
+def test_an_unreadable_file_fails_alone_and_its_group_goes_on(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    arrays = make_folder(src, 4)
+    (src / "p1.png").write_bytes((src / "p1.png").read_bytes()[:60])  # truncated
+    backend = StackingInverting(batch_size=4)
+
+    outcomes = run_batch(plan_outputs(src, out, overwrite=False), backend)
+
+    assert [o.status for o in outcomes] == [DONE, FAILED, DONE, DONE]
+    assert outcomes[1].reason
+    assert backend.groups == [3]
+    assert np.array_equal(pixels(out / "p2.png"), 255 - arrays[2].astype(np.int16))
+    assert not (out / "p1.png").exists() and no_temporaries(out)
+
+
+def test_a_failed_group_is_retried_photo_by_photo(tmp_path):
+    """The group's error is nobody's own: each photo runs alone, and only the poisoned one fails."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    arrays = make_folder(src, 3)
+    poisoned = arrays[1].copy()
+    poisoned[0, 0] = 0
+    Image.fromarray(poisoned).save(src / "p1.png")
+    backend = StackingInverting(batch_size=3)
+
+    outcomes = run_batch(plan_outputs(src, out, overwrite=False), backend)
+
+    assert backend.groups == [3]
+    assert [(o.status, o.reason) for o in outcomes] == [(DONE, ""), (FAILED, "photo: poisoned"), (DONE, "")]
+    assert np.array_equal(pixels(out / "p0.png"), 255 - arrays[0].astype(np.int16))
+    assert np.array_equal(pixels(out / "p2.png"), 255 - arrays[2].astype(np.int16))
+
+
+def test_reads_run_at_most_a_group_ahead(tmp_path, monkeypatch):
+    """While group k is restored the reader may decode group k+1, never further."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_folder(src, 8)
+    reads = record_reads(monkeypatch)
+    decoded_when_restoring: list[int] = []
+
+    class Counts(StackingInverting):
+        def restore_batch(self, rgbs, masks):
+            decoded_when_restoring.append(len(reads))
+            return super().restore_batch(rgbs, masks)
+
+    outcomes = run_batch(plan_outputs(src, out, overwrite=False), Counts(batch_size=3))
+    assert [o.status for o in outcomes] == [DONE] * 8
+    restored_before = [0, 3, 6]
+    assert all(n <= before + 2 * 3 for n, before in zip(decoded_when_restoring, restored_before))

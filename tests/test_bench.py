@@ -44,6 +44,26 @@ def test_bench_reports_speed_and_memory_per_case(pipeline_checkpoints, tmp_path)
     assert "oldphoto bench" in result.stdout
 
 
+def test_bench_cases_per_precision_and_stacked_copies(pipeline_checkpoints, tmp_path):
+    """``--batch 2`` restores two copies together (twice the megapixels); a precision the CPU
+    refuses is that case's error, not the run's end."""
+    report = tmp_path / "bench.json"
+    result = oldphoto(
+        "bench", "--model", "bopbtl", "--mode", "quality", "--sizes", "64", "--batch", "2",
+        "--precision", "fp32,bf16,fp16", "--device", "cpu", "--weights", pipeline_checkpoints,
+        "--json", report, "--workdir", tmp_path / "work",
+    )  # fmt: skip
+    assert result.returncode == 1  # the fp16 case failed
+    results = {r["case"]["precision"]: r for r in json.loads(report.read_text())["results"]}
+    assert set(results) == {"fp32", "bf16", "fp16"}
+    for precision in ("fp32", "bf16"):
+        r = results[precision]
+        assert r["error"] is None and r["case"]["batch"] == 2
+        assert r["megapixels"] == 2 * 64 * 64 / 1e6 and r["megapixels_per_s"] > 0
+    assert "fp16 on the CPU" in results["fp16"]["error"]
+    assert "bf16" in result.stdout and "64×64 ×2" in result.stdout
+
+
 def test_bench_versus_times_both_commands_end_to_end(pipeline_checkpoints, tmp_path):
     report = tmp_path / "bench.json"
     other = (

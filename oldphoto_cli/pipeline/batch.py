@@ -3,7 +3,9 @@
 Decoding and encoding overlap compute: while the backend restores file i on the calling thread,
 one worker thread already decodes file i+1 and another encodes file i-1's outputs. Each stage
 holds at most one file ahead (one decoded photo read ahead, one result being written), so memory
-stays bounded by a few photos however long the batch.
+stays bounded by a few photos however long the batch. A backend that stacks photos (a GPU, with
+``--batch-size``) is handed groups of consecutive files instead, and each stage then holds one
+group.
 
 A bad file is recorded with its reason and the batch goes on; only the caller decides how to
 report. Outcomes are reported in job order, and a file counts as done only once its output is on
