@@ -72,11 +72,16 @@ def test_bench_versus_times_both_commands_end_to_end(pipeline_checkpoints, tmp_p
     result = oldphoto(
         "bench", "--model", "bopbtl", "--mode", "quality", "--sizes", "64",
         "--weights", pipeline_checkpoints, "--json", report, "--versus", other, "--workdir", tmp_path / "work",
+        "--repeat", "2",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     (comparison,) = json.loads(report.read_text())["comparisons"]
     assert comparison["ours_s"] > 0 and comparison["theirs_s"] > 0
     assert comparison["speedup"] == comparison["theirs_s"] / comparison["ours_s"]
+    assert len(comparison["pair_speedups"]) == 2 and all(r > 0 for r in comparison["pair_speedups"])
+    pairs = comparison["pair_speedups"]
+    assert comparison["median_pair_speedup"] == sum(pairs) / 2  # the median of two
+    assert "pairs: median" in result.stdout
     assert (tmp_path / "work" / "ours_quality_bench_64x64.png").exists()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 from typing import TYPE_CHECKING
 
 from rich.table import Table
@@ -74,7 +75,17 @@ def _plan_text(plan: dict) -> str:
 
 def comparison_table(comparisons: list[Comparison]) -> Table:
     table = Table(title="end to end, best of the repeats")
-    for column in ("mode", "MP", "ours s", "theirs s", "speed-up", "ours peak", "theirs peak"):
+    columns = (
+        "mode",
+        "MP",
+        "ours s",
+        "theirs s",
+        "speed-up",
+        "pairs: median (range)",
+        "ours peak",
+        "theirs peak",
+    )
+    for column in columns:
         table.add_column(column)
     for c in comparisons:
         table.add_row(
@@ -83,10 +94,19 @@ def comparison_table(comparisons: list[Comparison]) -> Table:
             _fmt(c.ours.wall_s, 1),
             _fmt(c.theirs.wall_s, 1),
             f"{c.speedup:.2f}×",
+            _pairs_text(c.pair_speedups),
             format_bytes(c.ours.peak_rss_bytes),
             format_bytes(c.theirs.peak_rss_bytes),
         )
     return table
+
+
+def _pairs_text(ratios: tuple[float, ...]) -> str:
+    """The repeats' own ratios: median, and lowest to highest when there are several."""
+    if not ratios:
+        return "-"
+    median = f"{statistics.median(ratios):.2f}×"
+    return median if len(ratios) == 1 else f"{median} ({min(ratios):.2f}–{max(ratios):.2f})"
 
 
 def report_json(results: list[CaseResult], comparisons: list[Comparison]) -> dict:
