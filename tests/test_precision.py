@@ -102,3 +102,15 @@ def test_cli_precision_is_reported_and_refused_where_it_cannot_help(
         refused = oldphoto("restore", tmp_path / "g.png", "-o", tmp_path / "no.png", *flags, *common)
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
         assert not (tmp_path / "no.png").exists()
+
+
+def test_options_for_networks_are_noted_for_the_classical_backend(realworld_dir, tmp_path):
+    with Image.open(realworld_dir / "old" / "g.png") as img:
+        img.convert("RGB").resize((128, 96)).save(tmp_path / "g.png")
+    result = oldphoto(
+        "restore", tmp_path / "g.png", "-o", tmp_path / "out.png", "--model", "classical",
+        "--precision", "bf16", "--batch-size", "4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "classical has no networks; --precision bf16, --batch-size 4 do not apply" in result.stderr
+    assert Image.open(tmp_path / "out.png").size == (128, 96)

@@ -34,11 +34,11 @@ class CountsBatches:
         return self.engine(*inputs)
 
 
-def pipeline(checkpoints, mode: str, need_detector: bool = True) -> BopbtlPipeline:
+def pipeline(checkpoints, mode: str, need_detector: bool = True, accelerate: bool = True) -> BopbtlPipeline:
     model = get_model("bopbtl")
     keys = [k for k in model.keys_for(mode) if need_detector or k != "detection"]
     files = resolve_files(model, keys, checkpoints, download=False)
-    networks = torch_networks(files, mode, torch.device("cpu"), need_detector)
+    networks = torch_networks(files, mode, torch.device("cpu"), need_detector, accelerate)
     pipe = BopbtlPipeline(networks, mode)
     pipe.networks = type(networks)(**{**networks.__dict__, "encode": CountsBatches(networks.encode)})
     return pipe
@@ -53,8 +53,10 @@ def crops(realworld_dir, names: list[str], size: tuple[int, int]) -> list[np.nda
     return out
 
 
-def test_quality_stacks_by_size_and_equals_one_by_one(pipeline_checkpoints, realworld_dir):
-    pipe = pipeline(pipeline_checkpoints, "quality")
+@pytest.mark.parametrize("accelerate", [True, False], ids=["cpu-kernels", "pytorch-layers"])
+def test_quality_stacks_by_size_and_equals_one_by_one(pipeline_checkpoints, realworld_dir, accelerate):
+    """Both the CPU replacements and PyTorch's own layers (what a GPU runs) take stacks."""
+    pipe = pipeline(pipeline_checkpoints, "quality", accelerate=accelerate)
     wide = crops(realworld_dir, ["old/a.png", "old/b.png", "old/c.png"], (128, 96))
     tall = crops(realworld_dir, ["old/d.png"], (96, 128))
     photos = [wide[0], tall[0], wide[1], wide[2]]

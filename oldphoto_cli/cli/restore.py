@@ -114,8 +114,13 @@ def restore_command(
     err.print(f"model: {backend.name}" + (" (scratch repair)" if settings.scratch else ""))
     if backend.runtime_label is not None:
         err.print(f"runtime: {backend.runtime_label}")
-    elif runtime is not RuntimeChoice.torch:
-        err.print(f"note: {backend.name} has no networks; --runtime {runtime.value} does not apply")
+    else:
+        unused = [f"--runtime {runtime.value}"] if runtime is not RuntimeChoice.torch else []
+        unused += [f"--precision {precision.value}"] if precision is not PrecisionChoice.fp32 else []
+        unused += [f"--batch-size {batch_size}"] if batch_size is not None else []
+        if unused:
+            verb = "does" if len(unused) == 1 else "do"
+            err.print(f"note: {backend.name} has no networks; {', '.join(unused)} {verb} not apply")
     outcomes = run_with_progress(jobs, backend, mask_lookup(input, mask), save_mask, debug)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)

@@ -23,7 +23,8 @@ so in the scratch modes only VAE_B's decoder runs reduced (``pipeline/bopbtl.FLO
 Whole photos (a 160×128 crop of a real scan, stand-in weights, bf16 on the CPU), mean difference
 from float32 in levels of 255: quality mode 8.2, scratch mode 0.64, patch attention 0.63; with
 every network reduced, the scratch modes were 57 and 31 levels off. fp16 keeps three more bits
-than bf16: its errors above are eight to ten times smaller.
+than bf16, and in the table its errors are eight to ten times smaller; whole photos in fp16 were
+not measured (see below).
 
 On the CPU reduced precision is no faster (bf16: 3.7 s against 3.5 s for a 512² quality restore on
 our Zen 5, which has bf16 instructions), and PyTorch has no fast float16 kernels there (a 160×128
