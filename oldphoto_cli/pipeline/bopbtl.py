@@ -34,6 +34,7 @@ from oldphoto_cli.pipeline.tiling import run_tiled
 from oldphoto_cli.registry.checkpoint import load_checkpoint, uninitialised
 from oldphoto_cli.runtime.engines import Engine, TorchEngine
 from oldphoto_cli.runtime.memory import run_budget
+from oldphoto_cli.runtime.precision import use_ieee_float32
 from oldphoto_cli.runtime.winograd import DEFAULT_OPTIONS, WinogradOptions
 
 DETECTION_THRESHOLD = 0.4
@@ -140,6 +141,8 @@ def torch_networks(
     with uninitialised():  # every value comes from the checkpoints, loaded strictly below
         modules = stage_one_modules(mode, need_detector, patch_attention="mapping_hr" in files)
     loaded = {key: load_checkpoint(module, files[key]) for key, module in modules.items()}
+    if device.type == "cuda":
+        use_ieee_float32()
 
     def engine(name: str, module: torch.nn.Module, mapping_mode: str | None = None) -> TorchEngine:
         winograd = MAPPING_WINOGRAD[mapping_mode] if mapping_mode else DEFAULT_OPTIONS

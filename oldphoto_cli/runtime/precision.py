@@ -30,6 +30,10 @@ On the CPU reduced precision is no faster (bf16: 3.7 s against 3.5 s for a 512²
 our Zen 5, which has bf16 instructions), and PyTorch has no fast float16 kernels there (a 160×128
 scratch restore took six minutes), so fp16 is refused on the CPU. Autocast keeps PyTorch's own choice
 of which operations run reduced (matrix products and convolutions; softmax and sums in float32).
+
+Float32 on a GPU means float32: PyTorch lets cuDNN run float32 convolutions in TF32 (10 bits of
+mantissa) on Ampere and later GPUs by default, which would put fp32 runs as far from the
+published arithmetic as fp16; :func:`use_ieee_float32` turns that off.
 """
 
 from __future__ import annotations
@@ -51,3 +55,13 @@ def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
             "thumbnail); use fp32, or bf16, or a GPU"
         )
     return PRECISIONS[name]
+
+
+def use_ieee_float32() -> None:
+    """No TF32 in float32 convolutions and products on CUDA (a process-wide PyTorch setting).
+
+    The legacy flags are set, not the newer ``fp32_precision`` ones: they exist in every PyTorch
+    we support, and setting them raises no warning in 2.13.
+    """
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
