@@ -1,7 +1,9 @@
 """One benchmark case in a fresh process, so that its peak memory is its own.
 
-``python -m oldphoto_cli.bench.worker CASE_JSON`` builds the backend, restores the image once and
-prints one JSON line: seconds to load, seconds to restore, and the process's peak resident memory.
+``python -m oldphoto_cli.bench.worker CASE_JSON`` builds the backend, restores the image once (or
+``batch`` copies of it together) and prints one JSON line: seconds to load, seconds to restore, and
+the process's peak resident memory. On a GPU the timed pass follows an untimed one, which pays for
+CUDA's start and cuDNN's choice of kernels.
 """
 
 from __future__ import annotations

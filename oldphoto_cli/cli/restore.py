@@ -65,8 +65,8 @@ def restore_command(
     precision: Annotated[
         PrecisionChoice,
         typer.Option(
-            help="fp16/bf16 run the networks under autocast: faster on a GPU, about one level off "
-            "(the masked non-local mapping stays fp32).",
+            help="fp16/bf16: autocast, for GPUs; faster, less exact (bf16 about 8 levels off in quality "
+            "mode; in scratch modes only the decoder runs reduced). fp16 is refused on the CPU.",
         ),
     ] = PrecisionChoice.fp32,
     batch_size: Annotated[
