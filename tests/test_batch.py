@@ -367,3 +367,13 @@ def test_reads_run_at_most_a_group_ahead(tmp_path, monkeypatch):
     assert [o.status for o in outcomes] == [DONE] * 8
     restored_before = [0, 3, 6]
     assert all(n <= before + 2 * 3 for n, before in zip(decoded_when_restoring, restored_before))
+
+
+def test_running_out_of_gpu_memory_is_recorded(tmp_path):
+    import torch
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_folder(src, 3)
+    error = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    outcomes = run_batch(plan_outputs(src, out, overwrite=False), Breaks(error))
+    assert [(o.status, o.reason) for o in outcomes][2] == (FAILED, "out of GPU memory")

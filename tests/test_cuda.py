@@ -67,3 +67,9 @@ def test_gpu_stacks_and_fp16_photos(pipeline_checkpoints, realworld_dir):
         result = half.restore(rgb)
         assert np.array_equal(result.mask, a.mask)  # the detector stays float32
         assert np.isfinite(result.image).all() and np.abs(result.image - a.image).mean() * 255 < 2
+
+
+def test_plans_on_the_gpu_keep_within_its_memory():
+    from oldphoto_cli.runtime.memory import gpu_available_bytes, run_budget
+
+    assert 0 < run_budget(None, CUDA) <= 0.8 * gpu_available_bytes(CUDA) + 1

@@ -140,3 +140,24 @@ def test_cli_batch_size_restores_a_folder_like_one_by_one(pipeline_checkpoints, 
         assert one.size == stacked.size == size
         difference = np.abs(np.asarray(one).astype(int) - np.asarray(stacked))
         assert difference.max() <= 1 and (difference > 0).mean() < 0.01  # rounding: the odd level
+
+
+def test_a_stack_that_outgrows_the_gpu_runs_photo_by_photo(pipeline_checkpoints, realworld_dir):
+    pipe = pipeline(pipeline_checkpoints, "quality")
+    counting = pipe.networks.encode
+
+    def refuses_stacks(*inputs: torch.Tensor) -> torch.Tensor:
+        if inputs[0].shape[0] > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return counting(*inputs)
+
+    refuses_stacks.name = counting.name
+    refuses_stacks.module = counting.engine.module
+    pipe.networks = type(pipe.networks)(**{**pipe.networks.__dict__, "encode": refuses_stacks})
+    photos = crops(realworld_dir, ["old/a.png", "old/b.png"], (128, 96))
+
+    results = pipe.restore_batch(photos, [None, None], limit=8)
+
+    assert counting.batches == [1, 1]  # the stack of two was refused, then each ran alone
+    for result, rgb in zip(results, photos):
+        assert result.image.shape == rgb.shape

@@ -228,3 +228,55 @@ def test_tiles_of_a_photo_off_the_networks_grid_come_back_at_its_size(pipeline_c
     tiled = pipe.run(RunPlan("quality", 192, 0, "tiles", preview=(203, 250)), rgb, None)
     assert tiled.shape == whole.shape == (203, 250, 3)
     assert _psnr(tiled, whole) > 35
+
+
+class RunsOutOfGpuMemory:
+    """Wraps a real engine; raises PyTorch's CUDA out-of-memory error for inputs above ``pixels``
+    (how a GPU whose memory the estimates overrated fails), and counts those failures."""
+
+    def __init__(self, engine, pixels: int) -> None:
+        self.engine, self.name, self.pixels, self.failures = engine, engine.name, pixels, 0
+        self.module = engine.module  # so tiles still share the preview's norm statistics
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if inputs[0].shape[-2] * inputs[0].shape[-1] > self.pixels:
+            self.failures += 1
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.engine(*inputs)
+
+
+def _short_of_gpu_memory(pipe, pixels: int):
+    from dataclasses import replace
+
+    encode = RunsOutOfGpuMemory(pipe.networks.encode, pixels)
+    pipe.networks = replace(pipe.networks, encode=encode)
+    return encode
+
+
+def test_a_photo_that_outgrows_the_gpu_runs_again_in_smaller_tiles(pipeline_checkpoints, realworld_dir):
+    """Planned whole, refused by the 'GPU': the photo comes back as a plain run of a tiled plan
+    for half the memory would give it."""
+    from dataclasses import replace
+
+    pipe = _stage_one(pipeline_checkpoints, "quality")
+    with Image.open(realworld_dir / "old" / "g.png") as img:
+        rgb = np.asarray(img.convert("RGB").resize((400, 300)))
+    assert not pipe.plan(300, 400).tiled
+    real = pipe.networks
+    encode = _short_of_gpu_memory(pipe, 260 * 260)
+    result = pipe.restore(rgb).image
+    plan = pipe.last_plan
+    assert encode.failures == 1 and plan.tiled and plan.tile <= 256
+    pipe.networks = replace(real)
+    assert np.array_equal(result, pipe.run(plan, rgb, None))
+
+
+def test_when_no_tile_fits_the_gpu_the_error_says_so(pipeline_checkpoints, realworld_dir):
+    from oldphoto_cli.errors import InsufficientMemoryError
+
+    pipe = _stage_one(pipeline_checkpoints, "quality")
+    with Image.open(realworld_dir / "old" / "g.png") as img:
+        rgb = np.asarray(img.convert("RGB").resize((400, 300)))
+    _short_of_gpu_memory(pipe, 64 * 64)
+    with pytest.raises(InsufficientMemoryError, match="GPU ran out of memory"):
+        pipe.restore(rgb)

@@ -312,6 +312,8 @@ def _failed(job: Job, exc: Exception) -> Outcome:
         return Outcome(job, FAILED, _without_path(str(exc), job.source))
     if isinstance(exc, MemoryError):
         return Outcome(job, FAILED, "out of memory")
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda's, named without importing torch here
+        return Outcome(job, FAILED, "out of GPU memory")
     return Outcome(job, FAILED, f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
 
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from oldphoto_cli.errors import InsufficientMemoryError
 from oldphoto_cli.networks import (
     VAE,
     MappingNetwork,
@@ -28,7 +29,7 @@ from oldphoto_cli.networks import (
     ScratchDetectionUNet,
 )
 from oldphoto_cli.pipeline.geometry import crop_to, pad_to_multiple
-from oldphoto_cli.pipeline.planning import OVERLAP, RunPlan, plan_run, stack_count
+from oldphoto_cli.pipeline.planning import OVERLAP, RunPlan, halved_budget, plan_run, stack_count
 from oldphoto_cli.pipeline.tile_statistics import recorded_statistics, shared_statistics
 from oldphoto_cli.pipeline.tiling import run_tiled
 from oldphoto_cli.registry.checkpoint import load_checkpoint, uninitialised
@@ -181,28 +182,53 @@ class BopbtlPipeline:
         self.on_tile = on_tile
         self.last_plan: RunPlan | None = None
 
-    def plan(self, height: int, width: int) -> RunPlan:
-        """How a ``height × width`` photo will run, within the memory budget as it is now."""
+    def plan(self, height: int, width: int, budget: int | None = None) -> RunPlan:
+        """How a ``height × width`` photo will run, within ``budget`` bytes or, by default, the
+        memory budget as it is now (on a GPU, its memory too)."""
         return plan_run(
             height,
             width,
             self.mode,
-            run_budget(self.max_memory),
+            self.budget() if budget is None else budget,
             hr_available=self.networks.hr_mapping is not None,
             blocked_attention=self.networks.blocked_attention,
         )
 
+    def budget(self) -> int:
+        return run_budget(self.max_memory, getattr(self.networks.encode, "device", None))
+
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> StageOneResult:
-        """Restore an H×W×3 uint8 photo; ``mask`` (H×W, True = scratch) replaces detection."""
+        """Restore an H×W×3 uint8 photo; ``mask`` (H×W, True = scratch) replaces detection.
+
+        The estimates behind each plan were measured on the CPU; should a GPU run out of memory
+        all the same, the photo runs again with a plan for half the working memory (smaller tiles),
+        until even the smallest tile does not fit.
+        """
         height, width = rgb.shape[:2]
-        plan = self.last_plan = self.plan(height, width)
-        scratches = None
+        detected = None
         if self.mode != "quality":
-            scratches = self.detect(rgb) if mask is None else mask.astype(bool)
-            if plan.mode == "scratch_hr":
-                scratches = dilate(scratches, HR_MASK_DILATIONS)
-            rgb = fill_holes(rgb, scratches)
-        return StageOneResult(self.run(plan, rgb, scratches), scratches)
+            detected = self.detect(rgb) if mask is None else mask.astype(bool)
+        plan = self.last_plan = self.plan(height, width)
+        while True:
+            scratches = detected
+            if detected is not None and plan.mode == "scratch_hr":
+                scratches = dilate(detected, HR_MASK_DILATIONS)
+            filled = rgb if scratches is None else fill_holes(rgb, scratches)
+            try:
+                return StageOneResult(self.run(plan, filled, scratches), scratches)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                plan = self.last_plan = self._smaller_plan(plan, height, width)
+
+    def _smaller_plan(self, plan: RunPlan, height: int, width: int) -> RunPlan:
+        """A plan for half of ``plan``'s working memory, or an error saying that none is left."""
+        try:
+            return self.plan(height, width, halved_budget(plan, height, width))
+        except InsufficientMemoryError:
+            raise InsufficientMemoryError(
+                f"the GPU ran out of memory even for tiles of {plan.tile or min(height, width)} px; "
+                "free GPU memory or use --device cpu"
+            ) from None
 
     def restore_batch(
         self, rgbs: Sequence[np.ndarray], masks: Sequence[np.ndarray | None], limit: int
@@ -210,14 +236,19 @@ class BopbtlPipeline:
         """Restore several photos, in order; photos of one size run stacked, ``limit`` at most.
 
         A stack computes what its photos would one by one (instance norms and attention are per
-        photo); it only keeps a GPU busier. Photos that would be tiled run on their own.
+        photo); it only keeps a GPU busier. Photos that would be tiled run on their own, and so do
+        the photos of a stack that runs out of GPU memory.
         """
         results: dict[int, StageOneResult] = {}
         for indices in self._stacks(rgbs, masks, limit):
             if len(indices) == 1:
                 results[indices[0]] = self.restore(rgbs[indices[0]], masks[indices[0]])
                 continue
-            stacked = self._restore_stack([rgbs[i] for i in indices], [masks[i] for i in indices])
+            try:
+                stacked = self._restore_stack([rgbs[i] for i in indices], [masks[i] for i in indices])
+            except torch.cuda.OutOfMemoryError:  # the stack outgrew its estimate: one by one
+                torch.cuda.empty_cache()
+                stacked = [self.restore(rgbs[i], masks[i]) for i in indices]
             results.update(zip(indices, stacked))
         return [results[i] for i in range(len(rgbs))]
 
@@ -234,7 +265,7 @@ class BopbtlPipeline:
                 shape[0],
                 shape[1],
                 self.mode,
-                run_budget(self.max_memory),
+                self.budget(),
                 limit,
                 hr_available=self.networks.hr_mapping is not None,
                 blocked_attention=self.networks.blocked_attention,

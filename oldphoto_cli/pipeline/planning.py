@@ -187,3 +187,10 @@ def stack_count(
         per_photo += attention  # whole matrices are held for every photo of the stack
     fits = (budget - FIXED_BYTES - (attention if blocked_attention else 0)) // per_photo
     return int(max(1, min(limit, MAX_STACK_PIXELS // pixels, fits)))
+
+
+def halved_budget(plan: RunPlan, height: int, width: int) -> int:
+    """A budget under which a ``height × width`` photo gets a plan with half of ``plan``'s working
+    memory above the fixed part: for a second try when a run outgrew its estimate (on a GPU)."""
+    whole_image = WHOLE_IMAGE_BYTES_PER_PIXEL * height * width
+    return FIXED_BYTES + max(plan.peak_bytes - FIXED_BYTES, 0) // 2 + whole_image

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def available_bytes() -> int:
@@ -55,10 +59,20 @@ def parse_size(text: str) -> int:
     return int(value * _UNITS[unit])
 
 
-def run_budget(max_memory: int | None) -> int:
+def run_budget(max_memory: int | None, device: torch.device | None = None) -> int:
     """Bytes a run may add to this process: under ``max_memory`` (a cap on the whole process's
-    resident memory) and under 80 % of what the machine has free."""
+    resident memory) and under 80 % of what the machine has free; for networks on a CUDA
+    ``device``, also under 80 % of what that GPU can still give."""
     free = int(0.8 * available_bytes())
-    if max_memory is None:
-        return free
-    return min(free, max_memory - (resident_bytes() or 0))  # weights and runtime count too
+    budget = free if max_memory is None else min(free, max_memory - (resident_bytes() or 0))
+    if device is not None and device.type == "cuda":
+        budget = min(budget, int(0.8 * gpu_available_bytes(device)))
+    return budget  # weights and runtime count too
+
+
+def gpu_available_bytes(device: torch.device) -> int:
+    """What a CUDA device can still give: its free memory, plus what PyTorch's cache holds unused."""
+    import torch
+
+    free, _total = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
