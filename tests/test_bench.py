@@ -110,7 +110,9 @@ def test_a_tight_budget_restores_in_tiles(pipeline_checkpoints, realworld_dir, m
 
     files = resolve_files(get_model("bopbtl"), get_model("bopbtl").keys_for("scratch"), pipeline_checkpoints)
     pipe = bopbtl.BopbtlPipeline(bopbtl.torch_networks(files, "scratch", torch.device("cpu")), "scratch")
-    monkeypatch.setattr(bopbtl, "run_budget", lambda cap: 400 * 2**20)  # room for small tiles only
+    monkeypatch.setattr(
+        bopbtl, "run_budget", lambda cap, device=None: 400 * 2**20
+    )  # room for small tiles only
     tiles: list[tuple[int, int]] = []
     pipe.on_tile = lambda done, total: tiles.append((done, total))
     rgb = np.asarray(Image.open(realworld_dir / "old_w_scratch" / "d.png").convert("RGB"))
