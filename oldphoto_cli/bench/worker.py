@@ -69,9 +69,9 @@ def restore_all(backend: Backend, photos: list[np.ndarray]) -> None:
 
 def _on_gpu(case: dict) -> bool:
     """Whether the case's networks run on a CUDA GPU (ONNX Runtime's sessions warm up on load)."""
-    import torch
+    from oldphoto_cli.runtime.device import pick_device
 
-    return case["runtime"] == "torch" and case["device"] != "cpu" and torch.cuda.is_available()
+    return case["runtime"] == "torch" and pick_device(case["device"]).type == "cuda"
 
 
 def _plan_json(plan: RunPlan) -> dict:

@@ -15,12 +15,14 @@ state or a complete file at every target.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -181,14 +183,13 @@ def _compute(
     job: Job, read: Future[_Decoded], backend: Backend, options: BatchOptions
 ) -> _Restored | Outcome:
     """Wait for the decoded photo, then restore it on this thread; a read or restore failure is FAILED."""
+    return _attempt(job, options, lambda: _restore_one(job, read.result(), backend))
 
-    def restore() -> _Restored:
-        decoded = read.result()
-        start = time.perf_counter()
-        result = backend.restore(decoded.photo.rgb, decoded.mask)
-        return _Restored(job, decoded.photo, result, decoded.seconds + time.perf_counter() - start)
 
-    return _attempt(job, options, restore)
+def _restore_one(job: Job, decoded: _Decoded, backend: Backend) -> _Restored:
+    start = time.perf_counter()
+    result = backend.restore(decoded.photo.rgb, decoded.mask)
+    return _Restored(job, decoded.photo, result, decoded.seconds + time.perf_counter() - start)
 
 
 def _compute_group(
@@ -211,7 +212,7 @@ def _compute_group(
         if options.debug and not isinstance(exc, (OldPhotoError, MemoryError)):
             raise
         return [
-            _compute(job, _done(d), backend, options) if isinstance(d, _Decoded) else d
+            _attempt(job, options, partial(_restore_one, job, d, backend)) if isinstance(d, _Decoded) else d
             for job, d in zip(jobs, decoded)
         ]
     share = (time.perf_counter() - start) / max(len(readable), 1)
@@ -219,13 +220,6 @@ def _compute_group(
         _Restored(job, d.photo, next(results), d.seconds + share) if isinstance(d, _Decoded) else d
         for job, d in zip(jobs, decoded)
     ]
-
-
-def _done(value: _T) -> Future[_T]:
-    """A future that already holds ``value``, for a photo decoded before."""
-    future: Future[_T] = Future()
-    future.set_result(value)
-    return future
 
 
 def _write(restored: _Restored, options: BatchOptions) -> float:
@@ -312,7 +306,8 @@ def _failed(job: Job, exc: Exception) -> Outcome:
         return Outcome(job, FAILED, _without_path(str(exc), job.source))
     if isinstance(exc, MemoryError):
         return Outcome(job, FAILED, "out of memory")
-    if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda's, named without importing torch here
+    torch = sys.modules.get("torch")  # only a backend that imported it can raise its errors
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
         return Outcome(job, FAILED, "out of GPU memory")
     return Outcome(job, FAILED, f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
 

@@ -147,7 +147,7 @@ def torch_networks(
 
     def engine(name: str, module: torch.nn.Module, mapping_mode: str | None = None) -> TorchEngine:
         winograd = MAPPING_WINOGRAD[mapping_mode] if mapping_mode else DEFAULT_OPTIONS
-        autocast = None if name in FLOAT32_NETWORKS.get(mode, ()) else precision
+        autocast = None if name in FLOAT32_NETWORKS[mode] else precision
         return TorchEngine(name, module, device, accelerate, winograd, autocast)
 
     detector = loaded.get("detection")
