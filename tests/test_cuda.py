@@ -7,12 +7,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from stage_one import stage_one_pipeline
 
 from oldphoto_cli.networks import VAE, MappingNetwork, NonLocalMappingNetwork
-from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, torch_networks
 from oldphoto_cli.registry.checkpoint import load_into
-from oldphoto_cli.registry.manifest import get_model
-from oldphoto_cli.registry.resolve import resolve_files
 from oldphoto_cli.runtime.engines import TorchEngine
 from oldphoto_cli.runtime.precision import use_ieee_float32
 
@@ -50,19 +48,17 @@ def test_chains_on_the_gpu_reproduce_the_vectors(
 
 
 def test_gpu_stacks_and_fp16_photos(pipeline_checkpoints, realworld_dir):
-    model = get_model("bopbtl")
-    files = resolve_files(model, model.keys_for("scratch"), pipeline_checkpoints, download=False)
     photos = []
     for name in ("a", "b", "c"):
         with Image.open(realworld_dir / "old_w_scratch" / f"{name}.png") as img:
             photos.append(np.asarray(img.convert("RGB").resize((256, 192))))
-    full = BopbtlPipeline(torch_networks(files, "scratch", CUDA), "scratch")
+    full = stage_one_pipeline(pipeline_checkpoints, "scratch", device=CUDA)
     alone = [full.restore(rgb) for rgb in photos]
     stacked = full.restore_batch(photos, [None] * 3, limit=8)
     for s, a in zip(stacked, alone):
         assert np.array_equal(s.mask, a.mask)
         assert np.abs(s.image - a.image).max() * 255 < 1.5
-    half = BopbtlPipeline(torch_networks(files, "scratch", CUDA, precision=torch.float16), "scratch")
+    half = stage_one_pipeline(pipeline_checkpoints, "scratch", precision=torch.float16, device=CUDA)
     for rgb, a in zip(photos, alone):
         result = half.restore(rgb)
         assert np.array_equal(result.mask, a.mask)  # the detector stays float32

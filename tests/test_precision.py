@@ -7,14 +7,12 @@ import pytest
 import torch
 from cli_runner import oldphoto
 from PIL import Image
+from stage_one import stage_one_pipeline
 
 from oldphoto_cli.cli.choices import PrecisionChoice
 from oldphoto_cli.errors import OldPhotoError
 from oldphoto_cli.networks import VAE, MappingNetwork
-from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, torch_networks
 from oldphoto_cli.registry.checkpoint import load_into
-from oldphoto_cli.registry.manifest import get_model
-from oldphoto_cli.registry.resolve import resolve_files
 from oldphoto_cli.runtime.engines import TorchEngine
 from oldphoto_cli.runtime.precision import PRECISIONS, autocast_dtype
 
@@ -53,12 +51,6 @@ def test_bf16_engines_run_reduced_and_return_float32(layout, ref_state_dict, ref
         assert low <= (out - expected).abs().max().item() < high
 
 
-def stage_one(checkpoints, mode: str, precision: torch.dtype | None) -> BopbtlPipeline:
-    model = get_model("bopbtl")
-    files = resolve_files(model, model.keys_for(mode), checkpoints, download=False)
-    return BopbtlPipeline(torch_networks(files, mode, CPU, precision=precision), mode)
-
-
 @pytest.mark.parametrize(
     ("mode", "reduced", "max_mean_levels"),
     [
@@ -73,8 +65,8 @@ def test_only_networks_that_tolerate_it_run_reduced(
     where the attention chain stays float32 (57 levels off when everything ran bf16)."""
     with Image.open(realworld_dir / "old_w_scratch" / "a.png") as img:
         rgb = np.asarray(img.convert("RGB").resize((160, 128)))
-    reference = stage_one(pipeline_checkpoints, mode, None).restore(rgb)
-    pipe = stage_one(pipeline_checkpoints, mode, torch.bfloat16)
+    reference = stage_one_pipeline(pipeline_checkpoints, mode).restore(rgb)
+    pipe = stage_one_pipeline(pipeline_checkpoints, mode, precision=torch.bfloat16)
     engines = [pipe.networks.encode, pipe.networks.mapping, pipe.networks.decode, pipe.networks.detect]
     assert {e.name for e in engines if e is not None and e.autocast is torch.bfloat16} == reduced
     result = pipe.restore(rgb)

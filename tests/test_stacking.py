@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from stage_one import stage_one_pipeline
 
-from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, torch_networks
+from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline
 from oldphoto_cli.pipeline.planning import (
     ACTIVATION_BYTES_PER_PIXEL,
     MAX_STACK_PIXELS,
@@ -15,8 +18,6 @@ from oldphoto_cli.pipeline.planning import (
     estimate_bytes,
     stack_count,
 )
-from oldphoto_cli.registry.manifest import get_model
-from oldphoto_cli.registry.resolve import resolve_files
 
 GIB = 2**30
 
@@ -35,12 +36,9 @@ class CountsBatches:
 
 
 def pipeline(checkpoints, mode: str, need_detector: bool = True, accelerate: bool = True) -> BopbtlPipeline:
-    model = get_model("bopbtl")
-    keys = [k for k in model.keys_for(mode) if need_detector or k != "detection"]
-    files = resolve_files(model, keys, checkpoints, download=False)
-    networks = torch_networks(files, mode, torch.device("cpu"), need_detector, accelerate)
-    pipe = BopbtlPipeline(networks, mode)
-    pipe.networks = type(networks)(**{**networks.__dict__, "encode": CountsBatches(networks.encode)})
+    """The stage-1 pipeline, its encoder counting the batches it is given."""
+    pipe = stage_one_pipeline(checkpoints, mode, need_detector, accelerate)
+    pipe.networks = replace(pipe.networks, encode=CountsBatches(pipe.networks.encode))
     return pipe
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from stage_one import stage_one_pipeline
 
 from oldphoto_cli.errors import InsufficientMemoryError
 from oldphoto_cli.pipeline.planning import (
@@ -167,22 +168,12 @@ def test_the_smallest_tile_is_wider_than_the_overlap():
 
 def test_tiled_bopbtl_equals_whole_when_one_tile_covers_the_photo(pipeline_checkpoints, realworld_dir):
     """The tiled path itself adds nothing: one tile over the whole photo is the whole-photo result."""
-    pipe = _stage_one(pipeline_checkpoints, "quality")
+    pipe = stage_one_pipeline(pipeline_checkpoints, "quality", need_detector=False)
     with Image.open(realworld_dir / "old" / "g.png") as img:
         rgb = np.asarray(img.convert("RGB").resize((160, 120)))
     whole = pipe.restore(rgb).image
     tiled = run_tiled(rgb, lambda t, m: pipe._translate(t, m, pipe.networks.mapping), 256, 64)
     assert np.abs(tiled - whole).max() < 1e-6
-
-
-def _stage_one(checkpoints, mode: str):
-    from oldphoto_cli.pipeline.bopbtl import BopbtlPipeline, torch_networks
-    from oldphoto_cli.registry.manifest import get_model
-    from oldphoto_cli.registry.resolve import resolve_files
-
-    model = get_model("bopbtl")
-    files = resolve_files(model, model.keys_for(mode), checkpoints, download=False)
-    return BopbtlPipeline(torch_networks(files, mode, torch.device("cpu"), need_detector=False), mode)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -196,7 +187,7 @@ def test_tiles_with_shared_statistics_agree_with_the_whole_photo(pipeline_checkp
     43 dB, under a level on average); each tile normalised on its own does not (12 dB), which is
     what the shared statistics are for.
     """
-    pipe = _stage_one(pipeline_checkpoints, "quality")
+    pipe = stage_one_pipeline(pipeline_checkpoints, "quality", need_detector=False)
     with Image.open(realworld_dir / "old" / "g.png") as img:
         rgb = np.asarray(img.convert("RGB").resize((400, 300)))
     whole = pipe.run(RunPlan("quality", None, 0, "whole image"), rgb, None)
@@ -210,7 +201,7 @@ def test_tilings_that_share_a_scaled_preview_agree_with_each_other(pipeline_chec
     """With a preview smaller than the photo (every photo above 1 MP), the stand-in weights move
     far from the whole-photo result (17 dB, measured), but every tile normalises alike, so two
     different tilings agree (measured: 37.7 dB): seams do not show."""
-    pipe = _stage_one(pipeline_checkpoints, "quality")
+    pipe = stage_one_pipeline(pipeline_checkpoints, "quality", need_detector=False)
     with Image.open(realworld_dir / "old" / "g.png") as img:
         rgb = np.asarray(img.convert("RGB").resize((400, 300)))
     small = pipe.run(RunPlan("quality", 192, 0, "tiles", preview=(240, 320)), rgb, None)
@@ -221,7 +212,7 @@ def test_tilings_that_share_a_scaled_preview_agree_with_each_other(pipeline_chec
 def test_scratch_mode_tiles_agree_with_the_whole_photo_outside_scratches(pipeline_checkpoints, realworld_dir):
     """Attention inside a scratch sees one tile, not the photo; with no scratches, nothing differs
     but the tiles' cut receptive fields."""
-    pipe = _stage_one(pipeline_checkpoints, "scratch")
+    pipe = stage_one_pipeline(pipeline_checkpoints, "scratch", need_detector=False)
     with Image.open(realworld_dir / "old_w_scratch" / "a.png") as img:
         rgb = np.asarray(img.convert("RGB").resize((400, 304)))
     clean = np.zeros(rgb.shape[:2], bool)
@@ -233,7 +224,7 @@ def test_scratch_mode_tiles_agree_with_the_whole_photo_outside_scratches(pipelin
 def test_tiles_of_a_photo_off_the_networks_grid_come_back_at_its_size(pipeline_checkpoints, realworld_dir):
     """Sides that are not multiples of 4 are padded once for the tiles and cropped back; the
     preview is taken of the photo itself."""
-    pipe = _stage_one(pipeline_checkpoints, "quality")
+    pipe = stage_one_pipeline(pipeline_checkpoints, "quality", need_detector=False)
     with Image.open(realworld_dir / "old" / "c.png") as img:
         rgb = np.asarray(img.convert("RGB").resize((250, 203)))
     whole = pipe.run(RunPlan("quality", None, 0, "whole image"), rgb, None)
@@ -270,7 +261,7 @@ def test_a_photo_that_outgrows_the_gpu_runs_again_in_smaller_tiles(pipeline_chec
     for half the memory would give it."""
     from dataclasses import replace
 
-    pipe = _stage_one(pipeline_checkpoints, "quality")
+    pipe = stage_one_pipeline(pipeline_checkpoints, "quality", need_detector=False)
     with Image.open(realworld_dir / "old" / "g.png") as img:
         rgb = np.asarray(img.convert("RGB").resize((400, 300)))
     assert not pipe.plan(300, 400).tiled
@@ -286,7 +277,7 @@ def test_a_photo_that_outgrows_the_gpu_runs_again_in_smaller_tiles(pipeline_chec
 def test_when_no_tile_fits_the_gpu_the_error_says_so(pipeline_checkpoints, realworld_dir):
     from oldphoto_cli.errors import InsufficientMemoryError
 
-    pipe = _stage_one(pipeline_checkpoints, "quality")
+    pipe = stage_one_pipeline(pipeline_checkpoints, "quality", need_detector=False)
     with Image.open(realworld_dir / "old" / "g.png") as img:
         rgb = np.asarray(img.convert("RGB").resize((400, 300)))
     _short_of_gpu_memory(pipe, 64 * 64)
