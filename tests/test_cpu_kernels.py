@@ -62,6 +62,33 @@ def test_use_channels_last_swaps_norms_and_keeps_keys():
     assert [m.inplace for m in norms] == [True, False]  # only a convolution's output is overwritten
 
 
+def test_a_relu_after_a_norm_runs_in_the_norms_pass_with_the_same_result():
+    from oldphoto_cli.pipeline.tile_statistics import recorded_statistics, shared_statistics
+
+    torch.manual_seed(7)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.InstanceNorm2d(8), nn.ReLU(inplace=True), nn.Conv2d(8, 4, 3))
+    x = torch.randn(1, 3, 30, 26)
+    half = x[:, :, :, :14]
+    with torch.inference_mode():
+        expected = net(x)
+        with recorded_statistics([net]) as stats:
+            net(x)
+        with shared_statistics(stats):
+            expected_half = net(half)  # the half, normalised as the whole
+        keys = set(net.state_dict())
+        use_channels_last(net)
+        assert type(net[2]) is nn.Identity and net[1].relu and set(net.state_dict()) == keys
+        fused = net(x.contiguous(memory_format=torch.channels_last))
+        with recorded_statistics([net]) as stats:
+            net(x)
+        with shared_statistics(stats):
+            fused_half = net(half)
+        own_statistics = net(half)
+    assert (fused - expected).abs().max().item() < 1e-5
+    assert (fused_half - expected_half).abs().max().item() < 1e-5
+    assert (fused_half - own_statistics).abs().max().item() > 1e-2  # the shared statistics mattered
+
+
 @pytest.mark.parametrize("block_bytes", [4 * 2**20, 1000])
 def test_in_place_instance_norm_equals_the_copying_one(block_bytes, monkeypatch):
     from oldphoto_cli.runtime import channels_last
@@ -117,6 +144,27 @@ def test_few_output_convolution_equals_the_direct_one(channels_last_input, heigh
         exact = nn.functional.conv2d(x.double(), conv.weight.double(), conv.bias.double())
     assert fast.shape == exact.shape
     assert (fast.double() - exact).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize(("height", "width"), [(40, 33), (19, 9), (4, 5)])  # bands at both edges, one band
+def test_few_output_convolution_folds_the_reflection_pad_before_it(height, width):
+    from oldphoto_cli.runtime.few_outputs import accelerate_few_output_convolutions
+
+    torch.manual_seed(8)
+    net = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(16, 3, kernel_size=7))
+    x = torch.randn(2, 16, height, width).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        exact = net.double()(x.double())
+        net.float()
+        keys = set(net.state_dict())
+        assert accelerate_few_output_convolutions(net) == 1
+        assert type(net[0]) is nn.Identity and net[1].reflect == 3 and set(net.state_dict()) == keys
+        fast = net(x)
+    assert fast.shape == exact.shape
+    assert (fast.double() - exact).abs().max().item() < 1e-5
+    wide = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(16, 3, kernel_size=5))  # pads more than it reads
+    accelerate_few_output_convolutions(wide)
+    assert type(wide[0]) is nn.ReflectionPad2d and wide[1].reflect == 0
 
 
 def test_only_wide_convolutions_with_few_outputs_are_swapped():

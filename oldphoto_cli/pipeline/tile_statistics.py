@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oldphoto_cli.runtime.channels_last import with_fused_activation
+
 NormStatistics = dict[nn.InstanceNorm2d, tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -70,4 +72,4 @@ def _normalise_with(
     mean, var = mean.to(x.device, x.dtype), var.to(x.device, x.dtype)
     weight = norm.weight if norm.affine else None
     bias = norm.bias if norm.affine else None
-    return F.batch_norm(x, mean, var, weight, bias, training=False, eps=norm.eps)
+    return with_fused_activation(norm, F.batch_norm(x, mean, var, weight, bias, training=False, eps=norm.eps))

@@ -9,8 +9,10 @@ transposing copies fell from 6.2 s to 0.7 s of CPU time.
 
 :func:`use_channels_last` converts a loaded network in place: its 4-D weights, and its instance
 norms, which become :class:`ChannelsLastInstanceNorm2d` (a subclass, so statistics hooks and
-overrides such as pipeline/tile_statistics.py still find them). Parameters and state-dict keys do
-not change; values change only by float32 rounding, since sums run in another order.
+overrides such as pipeline/tile_statistics.py still find them). A ReLU right after a norm runs in
+the norm's last pass, while each block of pixels is in cache, instead of in a pass of its own over
+the feature map (its slot then holds an ``nn.Identity``). Parameters and state-dict keys do not
+change; values change only by float32 rounding, since sums run in another order.
 """
 
 from __future__ import annotations
@@ -35,14 +37,16 @@ class ChannelsLastInstanceNorm2d(nn.InstanceNorm2d):
     (2.5e-5 with mean 5, deviation 3), which moved restored scans by up to 2 levels. ``inplace``
     (for norms that are the only reader of a convolution's output) writes into the input itself:
     on a 1 MP photo, no 256 MiB feature map is ever allocated (and page-faulted in) for a norm.
-    Affine norms, norms with running statistics and other ranks take the inherited path.
+    Affine norms, norms with running statistics and other ranks take the inherited path. ``relu``
+    applies the ReLU that followed the norm in its network (see :func:`use_channels_last`).
     """
 
     inplace: bool = False
+    relu: bool = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or self.affine or self.track_running_stats:
-            return super().forward(x)
+            return with_fused_activation(self, super().forward(x))
         blocks = _pixel_blocks(x)
         mean, var = _moments(x, blocks)
         scale = var.add_(self.eps).rsqrt_()
@@ -51,7 +55,15 @@ class ChannelsLastInstanceNorm2d(nn.InstanceNorm2d):
         for source, target, m, s in zip(blocks, targets, mean, scale):
             for block, written in zip(source, target):
                 torch.sub(block, m, out=written).mul_(s)
+                if self.relu:
+                    written.relu_()
         return out
+
+
+def with_fused_activation(norm: nn.Module, out: torch.Tensor) -> torch.Tensor:
+    """``out`` after the ReLU fused into ``norm``, if any: for code that normalises in a norm's
+    stead (pipeline/tile_statistics.py), which must then apply it too."""
+    return out.relu_() if getattr(norm, "relu", False) else out
 
 
 BLOCK_BYTES = 2 * 2**20  # a block of pixels that stays in cache between its two operations
@@ -105,9 +117,13 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 
 def _swap_instance_norms(module: nn.Module) -> None:
     for name, child, before in children_with_predecessors(module):
+        previous = None if before is None else getattr(module, before[0])  # as swapped so far
         if type(child) is nn.InstanceNorm2d:
-            inplace = before is not None and _is_convolution(before[1])
+            inplace = previous is not None and _is_convolution(previous)
             setattr(module, name, _channels_last_copy(child, inplace=inplace))
+        elif type(child) is nn.ReLU and isinstance(previous, ChannelsLastInstanceNorm2d):
+            previous.relu = True  # the norm's output has no other reader: the ReLU may overwrite it
+            setattr(module, name, nn.Identity())
         else:
             _swap_instance_norms(child)
 

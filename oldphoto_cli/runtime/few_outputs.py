@@ -6,15 +6,20 @@ blocks): 0.27 s on a 1 MP photo, 2 cores, more than any other decoder layer. The
 come from one well-shaped product, every tap's 3 filters times each pixel's 64 channels
 ((49·3) × 64 by 64 × pixels), then 49 shifted sums of 3-channel planes, a band of rows at a time
 so the planes stay in cache: 0.17 s. Only float32 rounding changes (the taps are summed in another
-order). :func:`accelerate_few_output_convolutions` swaps eligible layers of a loaded network;
-the weights, and so the state-dict keys, stay.
+order). A ``ReflectionPad2d`` right before such a layer (the decoder has one of 3 pixels) is folded
+into it: each band of rows is padded as it is needed, so the padded photo, a second 256 MiB copy
+of the feature map on a 1 MP photo, is never made (0.03 s of band padding against 0.08 s).
+:func:`accelerate_few_output_convolutions` swaps eligible layers of a loaded network; the
+weights, and so the state-dict keys, stay.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from oldphoto_cli.runtime.layers import children_with_predecessors
 from oldphoto_cli.runtime.matmul import matmul_nt
 
 MAX_OUTPUTS = 4  # more outputs fill oneDNN's vectors well enough
@@ -23,30 +28,51 @@ BAND_ROWS = 16  # output rows per product: the taps' planes (49·3 × 22 rows ×
 
 
 class FewOutputConv2d(nn.Module):
-    """Drop-in for an unpadded, stride-1 ``nn.Conv2d`` with few outputs; same parameters and keys."""
+    """Drop-in for an unpadded, stride-1 ``nn.Conv2d`` with few outputs; same parameters and keys.
 
-    def __init__(self, conv: nn.Conv2d) -> None:
+    ``reflect`` > 0 stands for ``ReflectionPad2d(reflect)`` followed by ``conv``.
+    """
+
+    def __init__(self, conv: nn.Conv2d, reflect: int = 0) -> None:
         super().__init__()
         if not is_eligible(conv):
             raise ValueError(f"not an unpadded stride-1 convolution with few outputs: {conv}")
         self.weight = conv.weight
         self.bias = conv.bias
+        self.reflect = reflect
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs, channels, kh, kw = self.weight.shape
         n, _, height, width = x.shape
-        out = x.new_empty(n, outputs, height - kh + 1, width - kw + 1)
+        p = self.reflect
+        if p and min(height, width) <= p:
+            raise ValueError(f"reflection padding of {p} needs more than {p}×{p} pixels, got {height}×{width}")
+        out = x.new_empty(n, outputs, height + 2 * p - kh + 1, width + 2 * p - kw + 1)
         taps = self.weight.detach().permute(2, 3, 0, 1).reshape(kh * kw * outputs, channels)
         for image, target in zip(x, out):
-            pixels = image.permute(1, 2, 0).reshape(height * width, channels)  # a view if channels-last
             for top in range(0, target.shape[1], BAND_ROWS):
-                _band(pixels, taps, target, top, (kh, kw), width)
+                rows = min(BAND_ROWS, target.shape[1] - top)
+                band = _padded_rows(image, p, top, top + rows + kh - 1)
+                pixels = band.permute(1, 2, 0).reshape(-1, channels)  # a view if channels-last
+                _band(pixels, taps, target, top, (kh, kw), band.shape[2])
         if self.bias is not None:
             out += self.bias.view(1, outputs, 1, 1)
         return out
 
     def extra_repr(self) -> str:
-        return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size={tuple(self.weight.shape[2:])}"
+        shape = f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size={tuple(self.weight.shape[2:])}"
+        return shape + (f", reflect={self.reflect}" if self.reflect else "")
+
+
+def _padded_rows(image: torch.Tensor, p: int, start: int, stop: int) -> torch.Tensor:
+    """Rows ``start:stop`` of the C×H×W ``image`` padded by reflection of ``p`` pixels on every
+    side: C×(stop − start)×(W + 2p), channels-last like the image; a view when ``p`` is 0."""
+    if not p:
+        return image[:, start:stop]
+    height = image.shape[1]
+    first, last = max(0, start - p), min(height, stop - p)  # the image rows the band holds
+    pads = (p, p, first - (start - p), (stop - p) - last)  # reflected rows: only at the edges
+    return F.pad(image[None, :, first:last], pads, mode="reflect")[0]
 
 
 def _band(
@@ -57,12 +83,12 @@ def _band(
     kernel: tuple[int, int],
     width: int,
 ) -> None:
-    """Output rows ``top``… of one image (``target``: O×H'×W'): each tap's product, shifted and summed."""
+    """Output rows ``top``… of one image (``target``: O×H'×W') from ``pixels``, the band of input
+    rows they need (R·W × C): each tap's product, shifted and summed."""
     kh, kw = kernel
     outputs, out_h, out_w = target.shape
     rows = min(BAND_ROWS, out_h - top)
-    band = pixels[top * width : (top + rows + kh - 1) * width]
-    planes = matmul_nt(taps, band).view(kh, kw, outputs, rows + kh - 1, width)
+    planes = matmul_nt(taps, pixels).view(kh, kw, outputs, rows + kh - 1, width)
     acc = target[:, top : top + rows]
     acc.copy_(planes[0, 0, :, :rows, :out_w])
     for ky in range(kh):
@@ -85,12 +111,28 @@ def is_eligible(conv: nn.Module) -> bool:
 
 
 def accelerate_few_output_convolutions(module: nn.Module) -> int:
-    """Swap every eligible convolution of ``module`` in place; returns how many were swapped."""
+    """Swap every eligible convolution of ``module`` in place; returns how many were swapped.
+
+    In an ``nn.Sequential``, an even ``ReflectionPad2d`` right before an eligible convolution
+    becomes ``nn.Identity`` and the convolution pads itself (the indices, so the keys, stay).
+    """
     swapped = 0
-    for name, child in module.named_children():
-        if is_eligible(child):
-            setattr(module, name, FewOutputConv2d(child))
-            swapped += 1
-        else:
+    for name, child, before in children_with_predecessors(module):
+        if not is_eligible(child):
             swapped += accelerate_few_output_convolutions(child)
+            continue
+        reflect = _foldable_pad(before[1], child) if before is not None else 0
+        if reflect:
+            setattr(module, before[0], nn.Identity())
+        setattr(module, name, FewOutputConv2d(child, reflect))
+        swapped += 1
     return swapped
+
+
+def _foldable_pad(module: nn.Module, conv: nn.Conv2d) -> int:
+    """The padding of a ``ReflectionPad2d`` that pads every side alike by less than half ``conv``'s
+    kernel (so every band holds the rows it reflects), else 0."""
+    if type(module) is not nn.ReflectionPad2d or len(set(module.padding)) != 1:
+        return 0
+    pad = int(module.padding[0])
+    return pad if 2 * pad < min(conv.kernel_size) else 0
