@@ -46,7 +46,9 @@ class FewOutputConv2d(nn.Module):
         n, _, height, width = x.shape
         p = self.reflect
         if p and min(height, width) <= p:
-            raise ValueError(f"reflection padding of {p} needs more than {p}×{p} pixels, got {height}×{width}")
+            raise ValueError(
+                f"reflection padding of {p} needs more than {p}×{p} pixels, got {height}×{width}"
+            )
         out = x.new_empty(n, outputs, height + 2 * p - kh + 1, width + 2 * p - kw + 1)
         taps = self.weight.detach().permute(2, 3, 0, 1).reshape(kh * kw * outputs, channels)
         for image, target in zip(x, out):
