@@ -105,6 +105,35 @@ def test_reflection_pad_before_a_convolution_is_folded_into_it():
     assert (before - after).abs().max().item() < 1e-4
 
 
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize(("padding", "reflect"), [(0, False), (1, False), (1, True)])
+@pytest.mark.parametrize(("height", "width"), [(40, 29), (7, 50), (3, 3)])
+@pytest.mark.parametrize("channels_last_image", [True, False])
+def test_gathered_windows_are_the_windows_of_the_padded_image(
+    tile, padding, reflect, height, width, channels_last_image
+):
+    """Straight from the image inside, from padded copies at the borders: the same values."""
+    from oldphoto_cli.runtime.winograd import gathered_windows
+
+    torch.manual_seed(height * width + tile)
+    chw = torch.randn(8, height, width)
+    image = chw.permute(1, 2, 0).contiguous() if channels_last_image else chw.permute(1, 2, 0)
+    tiles_h = -(-(height + 2 * padding - 2) // tile)
+    tiles_w = -(-(width + 2 * padding - 2) // tile)
+    mode = "reflect" if reflect else "constant"
+    padded = F.pad(chw[None], (padding,) * 4, mode=mode)[0].permute(1, 2, 0)
+    whole = torch.zeros(tiles_h * tile + 2, tiles_w * tile + 2, 8)  # and zeros up to whole tiles
+    whole[: padded.shape[0], : padded.shape[1]] = padded
+    for top, bottom in [(0, tiles_h), (0, 1), (tiles_h // 2, tiles_h)]:
+        rows = whole[top * tile : bottom * tile + 2]
+        expected = rows.as_strided(
+            (tile + 2, tile + 2, 2, bottom - top, tiles_w, 4),
+            (rows.shape[1] * 8, 8, 4, tile * rows.shape[1] * 8, tile * 8, 1),
+        ).reshape((tile + 2) ** 2, -1)
+        got = gathered_windows(image, padding, reflect, tile, (top, bottom), tiles_w, parts=2)
+        assert torch.equal(got, expected), (top, bottom)
+
+
 def test_tile_rows_in_several_blocks_match_one_block(monkeypatch):
     from oldphoto_cli.runtime import winograd
 
