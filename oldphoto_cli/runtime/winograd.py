@@ -225,7 +225,7 @@ def _pieces(lo: int, hi: int, inside: tuple[int, int]) -> list[tuple[tuple[int, 
     if a >= b:
         return [((lo, hi), False)]
     pieces = [((lo, a), False), ((a, b), True), ((b, hi), False)]
-    return [(span, inside) for span, inside in pieces if span[0] < span[1]]
+    return [(span, within) for span, within in pieces if span[0] < span[1]]
 
 
 def _windows(region: torch.Tensor, tile: int, parts: int, rows: int, tiles_w: int) -> torch.Tensor:
