@@ -16,10 +16,16 @@ from oldphoto_cli.pipeline.planning import (
     MAX_STACK_PIXELS,
     WHOLE_IMAGE_BYTES_PER_PIXEL,
     estimate_bytes,
+    plan_run,
     stack_count,
 )
 
 GIB = 2**30
+
+
+def stack_of(height: int, width: int, mode: str, budget: int, limit: int) -> int:
+    """``stack_count`` for photos planned as the pipeline plans them, within ``budget``."""
+    return stack_count(plan_run(height, width, mode, budget), mode, height, width, budget, limit)
 
 
 class CountsBatches:
@@ -101,7 +107,7 @@ def test_given_masks_are_used_and_the_limit_splits_a_stack(pipeline_checkpoints,
     [(256, 8, 8), (256, 3, 3), (256, 1, 1), (700, 8, MAX_STACK_PIXELS // 700**2), (1024, 8, 1)],
 )
 def test_stacks_hold_at_most_the_limit_and_the_pixel_cap(side, limit, expected):
-    assert stack_count(side, side, "quality", 16 * GIB, limit) == expected
+    assert stack_of(side, side, "quality", 16 * GIB, limit) == expected
 
 
 @pytest.mark.parametrize("mode", ["quality", "scratch"])
@@ -110,12 +116,12 @@ def test_stacks_fit_the_memory_budget(mode):
     (the attention's blocks of rows are counted once: they are taken one photo at a time)."""
     per_photo = (ACTIVATION_BYTES_PER_PIXEL + WHOLE_IMAGE_BYTES_PER_PIXEL) * 256 * 256
     budget = estimate_bytes(256, 256, mode) + WHOLE_IMAGE_BYTES_PER_PIXEL * 256 * 256 + 2 * per_photo
-    assert stack_count(256, 256, mode, budget, 8) == 3
-    assert stack_count(256, 256, mode, budget - per_photo // 2, 8) == 2
+    assert stack_of(256, 256, mode, budget, 8) == 3
+    assert stack_of(256, 256, mode, budget - per_photo // 2, 8) == 2
 
 
 def test_photos_that_would_be_tiled_are_never_stacked():
-    assert stack_count(2000, 2000, "quality", estimate_bytes(1024, 1024, "quality") * 2, 8) == 1
+    assert stack_of(2000, 2000, "quality", estimate_bytes(1024, 1024, "quality") * 2, 8) == 1
 
 
 def test_cli_batch_size_restores_a_folder_like_one_by_one(pipeline_checkpoints, realworld_dir, tmp_path):

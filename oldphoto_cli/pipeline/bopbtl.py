@@ -210,10 +210,7 @@ class BopbtlPipeline:
             detected = self.detect(rgb) if mask is None else mask.astype(bool)
         plan = self.last_plan = self.plan(height, width)
         while True:
-            scratches = detected
-            if detected is not None and plan.mode == "scratch_hr":
-                scratches = dilate(detected, HR_MASK_DILATIONS)
-            filled = rgb if scratches is None else fill_holes(rgb, scratches)
+            filled, scratches = prepared(rgb, detected, plan.mode)
             try:
                 return StageOneResult(self.run(plan, filled, scratches), scratches)
             except torch.cuda.OutOfMemoryError:
@@ -240,12 +237,12 @@ class BopbtlPipeline:
         the photos of a stack that runs out of GPU memory.
         """
         results: dict[int, StageOneResult] = {}
-        for indices in self._stacks(rgbs, masks, limit):
+        for indices, plan in self._stacks(rgbs, masks, limit):
             if len(indices) == 1:
                 results[indices[0]] = self.restore(rgbs[indices[0]], masks[indices[0]])
                 continue
             try:
-                stacked = self._restore_stack([rgbs[i] for i in indices], [masks[i] for i in indices])
+                stacked = self._restore_stack([rgbs[i] for i in indices], [masks[i] for i in indices], plan)
             except torch.cuda.OutOfMemoryError:  # the stack outgrew its estimate: one by one
                 torch.cuda.empty_cache()
                 stacked = [self.restore(rgbs[i], masks[i]) for i in indices]
@@ -254,37 +251,36 @@ class BopbtlPipeline:
 
     def _stacks(
         self, rgbs: Sequence[np.ndarray], masks: Sequence[np.ndarray | None], limit: int
-    ) -> list[list[int]]:
-        """Indices of photos that run together: same size, masks all given or all detected."""
+    ) -> list[tuple[list[int], RunPlan]]:
+        """Indices of photos that run together (same size, masks all given or all detected), each
+        with the plan of one of its photos."""
         alike: dict[tuple[tuple[int, ...], bool], list[int]] = {}
         for index, (rgb, mask) in enumerate(zip(rgbs, masks)):
             alike.setdefault((rgb.shape, mask is None), []).append(index)
+        budget = self.budget()
         stacks = []
         for (shape, _), indices in alike.items():
+            plan = self.plan(shape[0], shape[1], budget)
             count = stack_count(
-                shape[0],
-                shape[1],
-                self.mode,
-                self.budget(),
-                limit,
-                hr_available=self.networks.hr_mapping is not None,
-                blocked_attention=self.networks.blocked_attention,
+                plan, self.mode, shape[0], shape[1], budget, limit, self.networks.blocked_attention
             )
-            stacks += [indices[start : start + count] for start in range(0, len(indices), count)]
+            stacks += [(indices[start : start + count], plan) for start in range(0, len(indices), count)]
         return stacks
 
-    def _restore_stack(self, rgbs: list[np.ndarray], masks: list[np.ndarray | None]) -> list[StageOneResult]:
-        """Photos of one size, each of which runs whole: one pass of every network for all."""
-        height, width = rgbs[0].shape[:2]
-        self.last_plan = self.plan(height, width)
+    def _restore_stack(
+        self, rgbs: list[np.ndarray], masks: list[np.ndarray | None], plan: RunPlan
+    ) -> list[StageOneResult]:
+        """Photos of one size, each of which runs whole as ``plan`` says: one pass of every
+        network for all."""
+        self.last_plan = plan
         if self.mode == "quality":
-            images = self._translate_many(rgbs, None, self.networks.mapping)
-            return [StageOneResult(image, None) for image in images]
-        scratches = self.detect_many(rgbs) if masks[0] is None else [m.astype(bool) for m in masks]
-        if self.mode == "scratch_hr":
-            scratches = [dilate(s, HR_MASK_DILATIONS) for s in scratches]
-        filled = [fill_holes(rgb, s) for rgb, s in zip(rgbs, scratches)]
-        images = self._translate_many(filled, scratches, self.networks.mapping)
+            detected: list[np.ndarray | None] = [None] * len(rgbs)
+        else:
+            detected = self.detect_many(rgbs) if masks[0] is None else [m.astype(bool) for m in masks]
+        filled, scratches = zip(*(prepared(rgb, d, plan.mode) for rgb, d in zip(rgbs, detected)))
+        images = self._translate_many(
+            filled, None if self.mode == "quality" else scratches, self.networks.mapping
+        )
         return [StageOneResult(image, s) for image, s in zip(images, scratches)]
 
     def run(self, plan: RunPlan, rgb: np.ndarray, scratches: np.ndarray | None) -> np.ndarray:
@@ -395,6 +391,17 @@ def detect_scratches(detector: Engine, rgbs: Sequence[np.ndarray]) -> list[np.nd
     prob = torch.sigmoid(detector(x))
     prob = F.interpolate(prob.float().cpu(), (height, width), mode="nearest")
     return list((prob[:, 0] >= DETECTION_THRESHOLD).numpy())
+
+
+def prepared(
+    rgb: np.ndarray, detected: np.ndarray | None, mapping_mode: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The photo with its scratches filled, and the mask the mapping is given (dilated for patch
+    attention); the photo as it is, and no mask, when nothing was detected (quality mode)."""
+    if detected is None:
+        return rgb, None
+    scratches = dilate(detected, HR_MASK_DILATIONS) if mapping_mode == "scratch_hr" else detected
+    return fill_holes(rgb, scratches), scratches
 
 
 def dilate(mask: np.ndarray, iterations: int) -> np.ndarray:

@@ -163,21 +163,15 @@ def _largest_tile(mode: str, usable: int, blocked_attention: bool) -> int | None
 
 
 def stack_count(
-    height: int,
-    width: int,
-    mode: str,
-    budget: int,
-    limit: int,
-    hr_available: bool = False,
-    blocked_attention: bool = True,
+    plan: RunPlan, mode: str, height: int, width: int, budget: int, limit: int, blocked_attention: bool = True
 ) -> int:
-    """How many ``height × width`` photos may run as one batch (1: each on its own).
+    """How many ``height × width`` photos, each planned as ``plan`` for ``mode`` within ``budget``,
+    may run as one batch (1: each on its own).
 
-    Only photos that would run whole with ``mode``'s own mapping are stacked, at most ``limit``
-    and MAX_STACK_PIXELS in all, and only as many as fit ``budget`` together: activations grow
-    with the stack, the attention's blocks of rows do not (they are taken one photo at a time).
+    Only photos that run whole with ``mode``'s own mapping are stacked, at most ``limit`` and
+    MAX_STACK_PIXELS in all, and only as many as fit ``budget`` together: activations grow with
+    the stack, the attention's blocks of rows do not (they are taken one photo at a time).
     """
-    plan = plan_run(height, width, mode, budget, hr_available, blocked_attention)
     if plan.tiled or plan.mode != mode or limit < 2:
         return 1
     pixels = height * width
