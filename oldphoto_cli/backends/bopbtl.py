@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from oldphoto_cli.registry.manifest import get_model
 from oldphoto_cli.registry.resolve import resolve_files
 from oldphoto_cli.runtime.device import pick_device
 from oldphoto_cli.runtime.precision import autocast_dtype
+
+if TYPE_CHECKING:
+    import torch
 
 MODEL_NAME = "bopbtl"
 GPU_BATCH_SIZE = 8  # photos of one size stacked on a GPU, at most (planning.MAX_STACK_PIXELS too)
@@ -42,7 +46,7 @@ class BopbtlBackend:
             files.update(patch_attention_if_present(settings))
         self.upstream_levels = settings.upstream_levels
         networks, self.runtime_label = build_networks(files, self.mode, settings)
-        self.batch_size = batch_size_for(settings)
+        self.batch_size = batch_size_for(settings, getattr(networks.encode, "device", None))
         self.pipeline = BopbtlPipeline(networks, self.mode, settings.max_memory)
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> Restoration:
@@ -57,8 +61,9 @@ class BopbtlBackend:
         return Restoration(to_uint8(result.image, upstream_levels=self.upstream_levels), result.mask)
 
 
-def batch_size_for(settings: BackendSettings) -> int:
-    """The asked-for batch size; by default GPU_BATCH_SIZE on a GPU and 1 (no stacking) on the CPU.
+def batch_size_for(settings: BackendSettings, device: torch.device | None) -> int:
+    """The asked-for batch size; by default GPU_BATCH_SIZE when the networks run on a GPU
+    (``device``: where they were put) and 1 (no stacking) on the CPU.
 
     On 2 CPU cores stacking gains little: eight 256² photos took 3.1–3.3 s stacked against 3.6 s
     one by one, four 512² photos the same either way; a batch also waits for all its photos before
@@ -72,7 +77,7 @@ def batch_size_for(settings: BackendSettings) -> int:
         if settings.batch_size < 1:
             raise OldPhotoError(f"--batch-size must be at least 1, not {settings.batch_size}")
         return settings.batch_size
-    return 1 if pick_device(settings.device).type == "cpu" else GPU_BATCH_SIZE
+    return 1 if device is None or device.type == "cpu" else GPU_BATCH_SIZE
 
 
 def patch_attention_if_present(settings: BackendSettings) -> dict[str, Path]:

@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import torch
 
+from oldphoto_cli.errors import OldPhotoError
+
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for a ``--precision`` value on ``device``; None means float32 throughout."""
-    from oldphoto_cli.errors import OldPhotoError
-
     if name not in PRECISIONS:
         raise OldPhotoError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
     if name == "fp16" and device.type == "cpu":
