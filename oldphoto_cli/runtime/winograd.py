@@ -36,6 +36,10 @@ TILES = (4, 6)  # output tile sides with transforms below; 6 saves a fifth of th
 DEFAULT_TILE = 6
 CHUNK_BYTES = 48 * 2**20  # transformed input per block of tile rows: bounds the extra memory; with 6×6
 # tiles a block of 32 MiB leaves too few tiles per product for oneDNN (mapping network 6.4 s against 6.0 s)
+# Tiles per product, rounded up to a multiple of this with zero tiles: oneDNN runs a product with an
+# odd number of rows 10 to 20 % slower than one with a row more (2 cores; 343 rows against 342 or
+# 344), and a 1 MP photo has 43 tiles a row.
+TILES_MULTIPLE = 8
 MIN_CHANNELS = 128  # the wide mapping convolutions: most of the time, and the rounding stays ~1e-4
 # Input channels per partial sum of the products, by default. oneDNN sums a dot product in one
 # run; over 512 channels that took the masked non-local chain from 6.1e-4 to 9.3e-4 against the
@@ -163,7 +167,8 @@ def winograd_conv3x3(
     tiles_h, tiles_w = -(-out_h // tile), -(-out_w // tile)
     out = torch.empty(n, out_h, out_w, u.shape[2], dtype=x.dtype, device=x.device)
     window = tile + 2
-    rows = max(1, CHUNK_BYTES // (4 * window * window * channels * tiles_w))
+    most_rows = max(1, CHUNK_BYTES // (4 * window * window * channels * tiles_w))
+    rows = -(-tiles_h // -(-tiles_h // most_rows))  # blocks of equal size: no small last block
     kb, ka = _kernels(tile, x.dtype, x.device)
     if bias is None:
         bias = torch.zeros(u.shape[2], dtype=x.dtype, device=x.device)
@@ -186,7 +191,8 @@ def gathered_windows(
 ) -> torch.Tensor:
     """The input windows of tile rows ``rows`` of the H×W×C ``image``, padded by ``padding`` on
     every side (by reflection or with zeros) and with zeros up to whole tiles, gathered as
-    d[(i, j), p, ty, tx, c] = padded[m·ty + i, m·tx + j, p·part + c]: a ((m+2)², …) matrix.
+    d[(i, j), p, ty·tiles_w + tx, c] = padded[m·ty + i, m·tx + j, p·part + c], a ((m+2)², parts,
+    tiles, part) tensor whose tiles beyond the block's are zeros, up to a multiple of TILES_MULTIPLE.
 
     Tiles whose windows lie inside the image are gathered straight from it; only the tiles along
     its borders read from padded copies of their own few rows or columns. Padding the block's rows
@@ -196,7 +202,11 @@ def gathered_windows(
     channels = image.shape[2]
     window = tile + 2
     top, bottom = rows
-    out = image.new_empty(window, window, parts, bottom - top, tiles_w, channels // parts)
+    count = (bottom - top) * tiles_w
+    padded_count = -(-count // TILES_MULTIPLE) * TILES_MULTIPLE
+    gathered = image.new_empty(window, window, parts, padded_count, channels // parts)
+    gathered[:, :, :, count:] = 0
+    out = gathered[:, :, :, :count].view(window, window, parts, bottom - top, tiles_w, -1)
     row_pieces = _pieces(top, bottom, _inside(tile, padding, image.shape[0]))
     col_pieces = _pieces(0, tiles_w, _inside(tile, padding, image.shape[1]))
     for (a, b), rows_inside in row_pieces:
@@ -210,7 +220,7 @@ def gathered_windows(
             else:
                 region = padded_region(image, padding, reflect, *spans)
             out[:, :, :, a - top : b - top, c:d] = _windows(region, tile, parts, b - a, d - c)
-    return out.view(window * window, -1)
+    return gathered.view(window * window, parts, padded_count, -1)
 
 
 def _inside(tile: int, padding: int, size: int) -> tuple[int, int]:
@@ -282,18 +292,17 @@ def _tile_rows(
     """Tile rows ``top:bottom`` of one image, whose windows are ``windows`` (from
     :func:`gathered_windows`): transform, products, transform back, and write them into ``out``
     plus ``bias`` (one pass)."""
-    parts, part = u.shape[1], u.shape[3]
+    positions, parts, padded_count, part = windows.shape
     out_ch, rows = u.shape[2], bottom - top
-    count, positions = rows * tiles_w, windows.shape[0]
-    v = matmul_nt(kb, windows.t()).view(positions, parts, count, part)
-    m = windows.new_empty(positions, count, out_ch)
+    v = matmul_nt(kb, windows.view(positions, -1).t()).view(positions, parts, padded_count, part)
+    m = windows.new_empty(positions, padded_count, out_ch)
     for k in range(positions):  # tiles × C by C × O, once per position in the window
         product = None
         for p in range(parts):
             product = matmul_nt(v[k, p], u[k, p], product)
         m[k] = product
-    y = matmul_nt(ka, m.view(positions, count * out_ch).t())
-    y = y.view(tile, tile, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)  # (ty, i, tx, j, O)
+    y = matmul_nt(ka, m.view(positions, -1).t()).view(tile, tile, padded_count, out_ch)
+    y = y[:, :, : rows * tiles_w].view(tile, tile, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)
     start, stop = top * tile, min(out.shape[0], bottom * tile)
     target = out[start:stop]
     if stop - start == rows * tile and out.shape[1] == tiles_w * tile:  # whole tiles: no reshape
