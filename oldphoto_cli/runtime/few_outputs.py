@@ -17,7 +17,6 @@ weights, and so the state-dict keys, stay.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from oldphoto_cli.runtime.layers import children_with_predecessors
