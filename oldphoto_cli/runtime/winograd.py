@@ -34,8 +34,10 @@ from oldphoto_cli.runtime.matmul import matmul_nt
 
 TILES = (4, 6)  # output tile sides with transforms below; 6 saves a fifth of the products
 DEFAULT_TILE = 6
-CHUNK_BYTES = 48 * 2**20  # transformed input per block of tile rows: bounds the extra memory; with 6×6
-# tiles a block of 32 MiB leaves too few tiles per product for oneDNN (mapping network 6.4 s against 6.0 s)
+CHUNK_BYTES = 96 * 2**20  # gathered windows per block of tile rows: bounds the extra memory (the
+# block's products and transformed input take as much again, see _tile_rows). Larger blocks give
+# oneDNN more tiles per product: a 1 MP quality mapping took 4.61 s with 96 MiB blocks against
+# 4.70 s with 48 (best of six, alternated in one process), and 6.4 s against 6.0 with 32 against 48.
 # Tiles per product, rounded up to a multiple of this with zero tiles: oneDNN runs a product with an
 # odd number of rows 10 to 20 % slower than one with a row more (2 cores; 343 rows against 342 or
 # 344), and a 1 MP photo has 43 tiles a row.
@@ -177,6 +179,7 @@ def winograd_conv3x3(
             bottom = min(tiles_h, top + rows)
             windows = gathered_windows(image, padding, reflect, tile, (top, bottom), tiles_w, u.shape[1])
             _tile_rows(windows, u, kb, ka, bias, target, top, bottom, tiles_w, tile)
+            del windows  # overwritten by _tile_rows; freed before the next block's are gathered
     return out.permute(0, 3, 1, 2)
 
 
@@ -291,16 +294,26 @@ def _tile_rows(
 ) -> None:
     """Tile rows ``top:bottom`` of one image, whose windows are ``windows`` (from
     :func:`gathered_windows`): transform, products, transform back, and write them into ``out``
-    plus ``bias`` (one pass)."""
+    plus ``bias`` (one pass).
+
+    The products overwrite ``windows`` once the input transform has read them, and the output
+    transform's result takes the memory of the transformed input: two blocks of memory instead of
+    four, so that blocks can be twice as large (see CHUNK_BYTES) in the same memory.
+    """
     positions, parts, padded_count, part = windows.shape
     out_ch, rows = u.shape[2], bottom - top
     v = matmul_nt(kb, windows.view(positions, -1).t()).view(positions, parts, padded_count, part)
-    m = windows.new_empty(positions, padded_count, out_ch)
+    products = positions * padded_count * out_ch
+    if windows.numel() >= products:
+        m = windows.view(-1)[:products].view(positions, padded_count, out_ch)
+    else:
+        m = windows.new_empty(positions, padded_count, out_ch)
     for k in range(positions):  # tiles × C by C × O, once per position in the window
         product = None
         for p in range(parts):
             product = matmul_nt(v[k, p], u[k, p], product)
         m[k] = product
+    del v, product  # freed, so that the output transform's result takes their memory
     y = matmul_nt(ka, m.view(positions, -1).t()).view(tile, tile, padded_count, out_ch)
     y = y[:, :, : rows * tiles_w].view(tile, tile, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)
     start, stop = top * tile, min(out.shape[0], bottom * tile)
