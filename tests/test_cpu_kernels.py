@@ -188,3 +188,32 @@ def test_only_wide_convolutions_with_few_outputs_are_swapped():
         True,
     ]
     assert set(net.state_dict()) == keys
+
+
+DENORMALS_AFTER_LOADING = """
+import sys
+from pathlib import Path
+import torch
+from oldphoto_cli.backends import BackendSettings, create_backend
+settings = BackendSettings(weights_dir=Path(sys.argv[1]), device="cpu", exact=sys.argv[2] == "exact")
+create_backend("bopbtl", settings)
+tiny = torch.full((1 << 22,), 1e-39)  # denormal; the product below runs on every thread
+print(torch.get_num_threads(), int((tiny * 1.0).count_nonzero()))
+"""
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_accelerated_networks_flush_denormals_on_every_thread_and_exact_ones_keep_them(
+    pipeline_checkpoints, exact
+):
+    """Denormals are a hundredfold slower on Intel CPUs; the flags are per thread, so they must be
+    set before PyTorch's threads start: checked in a fresh process, as a restore runs."""
+    import subprocess
+    import sys
+
+    args = [str(pipeline_checkpoints), "exact" if exact else "fast"]
+    run = subprocess.run(
+        [sys.executable, "-c", DENORMALS_AFTER_LOADING, *args], capture_output=True, text=True, check=True
+    )
+    threads, kept = map(int, run.stdout.split())
+    assert kept == (1 << 22 if exact else 0), f"{kept} denormals kept on {threads} threads"

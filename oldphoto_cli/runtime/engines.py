@@ -15,6 +15,7 @@ from torch import nn
 from oldphoto_cli.runtime.allocator import retain_freed_memory
 from oldphoto_cli.runtime.attention import accelerate_attention
 from oldphoto_cli.runtime.channels_last import channels_last, use_channels_last
+from oldphoto_cli.runtime.denormals import flush_denormals
 from oldphoto_cli.runtime.few_outputs import accelerate_few_output_convolutions
 from oldphoto_cli.runtime.winograd import DEFAULT_OPTIONS, WinogradOptions, accelerate_convolutions
 
@@ -34,8 +35,9 @@ class TorchEngine:
     which compute the same values with a fifth to a quarter of the multiplies, wide-kernel
     convolutions with few outputs become one product and shifted sums (runtime/few_outputs.py),
     the non-local attention takes oneDNN's products (runtime/attention.py), the network runs
-    channels-last (runtime/channels_last.py) and freed memory is kept for reuse
-    (runtime/allocator.py); ``accelerate=False`` leaves all five alone. ``winograd`` trades
+    channels-last (runtime/channels_last.py), freed memory is kept for reuse
+    (runtime/allocator.py) and denormal floats are flushed to zero (runtime/denormals.py);
+    ``accelerate=False`` leaves all six alone. ``winograd`` trades
     rounding for speed (see runtime/winograd.py): smaller tiles and split channel sums for networks
     that amplify rounding. ``autocast`` (float16 or bfloat16) runs the forward under PyTorch's
     autocast (runtime/precision.py) and returns float32; the CPU replacements compute in float32
@@ -57,6 +59,7 @@ class TorchEngine:
         self.autocast = autocast
         self.channels_last = accelerate and device.type == "cpu" and autocast is None
         if self.channels_last:
+            flush_denormals()  # first: before any parallel operation starts PyTorch's threads
             accelerate_convolutions(self.module, winograd)
             accelerate_few_output_convolutions(self.module)
             accelerate_attention(self.module)
