@@ -159,3 +159,20 @@ def test_checkpoint_files_in_either_format_load_into_the_network_dtype(tmp_path,
     assert torch.equal(loaded.weight, source.weight.detach()) and torch.equal(
         loaded.bias, source.bias.detach()
     )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text"])
+def test_a_damaged_checkpoint_is_refused_naming_the_file(tmp_path, damage):
+    from torch import nn
+
+    from oldphoto_cli.errors import WeightsError
+    from oldphoto_cli.registry.checkpoint import load_checkpoint
+
+    path = tmp_path / "conv.pth"
+    torch.save(nn.Conv2d(4, 6, 3).state_dict(), path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2] if damage == "truncated" else b"not a checkpoint\n")
+    with pytest.raises(WeightsError, match=r"conv\.pth: not a readable checkpoint"):
+        load_checkpoint(nn.Conv2d(4, 6, 3), path)
+    with pytest.raises(WeightsError, match=r"missing\.pth: weight file not found"):
+        load_checkpoint(nn.Conv2d(4, 6, 3), tmp_path / "missing.pth")

@@ -9,6 +9,7 @@ network silently running with random weights.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,11 +42,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def _unpickle(path: Path) -> object:
     """``torch.load`` memory-mapping the file where its format allows (zip archives, PyTorch ≥ 1.6):
-    tensors then read straight from the page cache instead of being copied into fresh memory."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # the legacy (pre-zip) format cannot be mapped
-        return torch.load(path, map_location="cpu", weights_only=True)
+    tensors then read straight from the page cache instead of being copied into fresh memory. The
+    legacy (pre-zip) format cannot be mapped; asking first reads a corrupt file only once."""
+    if not path.exists():
+        raise FileNotFoundError(path)
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
 
 
 def _canonical_key(key: str) -> str:
