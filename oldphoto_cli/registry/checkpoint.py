@@ -44,8 +44,6 @@ def _unpickle(path: Path) -> object:
     """``torch.load`` memory-mapping the file where its format allows (zip archives, PyTorch ≥ 1.6):
     tensors then read straight from the page cache instead of being copied into fresh memory. The
     legacy (pre-zip) format cannot be mapped; asking first reads a corrupt file only once."""
-    if not path.exists():
-        raise FileNotFoundError(path)
     return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
 
 
