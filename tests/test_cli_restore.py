@@ -23,14 +23,16 @@ def assert_as_published(ours: np.ndarray, published: np.ndarray, exact: bool) ->
     """Our result against the published pipeline's, as ../shared/reference/pipeline holds it.
 
     Those files were made on another CPU, and float32 products round differently from one CPU to
-    the next: the published code itself, run on a 2-core Intel Xeon, gives 191 of the 307,200
-    values of the scratch vector one level off, and ``--exact`` gives exactly what it gives there.
-    So ``--exact`` may differ by one level in 0.2 % of the values at most, the default path (its
-    own rounding on top) in 2 %.
+    the next, so values that fall near a level's edge go one way or the other. The published code
+    itself, run on a 2-core Intel Xeon, gives 0.06 % of the scratch vector's values one level off,
+    and ``--exact`` gives exactly what it gives there. With oneDNN and MKL held to AVX2 or SSE4.1
+    (``ONEDNN_MAX_CPU_ISA``, ``MKL_ENABLE_INSTRUCTIONS``) ``--exact`` gives up to 0.57 % one level
+    off, and the default path (its own rounding on top) up to 1.0 %. No value may be more than one
+    level off, and at most 1 % (``--exact``) or 2 % (default) may be off at all.
     """
     difference = np.abs(ours - published)
     assert difference.max() <= 1
-    assert (difference > 0).mean() < (0.002 if exact else 0.02)
+    assert (difference > 0).mean() < (0.01 if exact else 0.02)
 
 
 def upstream_saved(path: Path) -> np.ndarray:
