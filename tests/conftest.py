@@ -58,3 +58,15 @@ def pipeline_checkpoints(reference_dir: Path, tmp_path_factory) -> Path:
         [sys.executable, str(script), str(out), "--salt", "detection=d/"], check=True, capture_output=True
     )
     return out
+
+
+@pytest.fixture(params=["mkl", "onednn"])
+def products_library(request, monkeypatch) -> str:
+    """Run the test with CPU products through MKL, then through oneDNN (runtime/matmul.py picks one
+    by CPU maker; both must give the same numbers within rounding)."""
+    from oldphoto_cli.runtime import matmul
+
+    monkeypatch.setenv(matmul.LIBRARY_VARIABLE, request.param)
+    matmul.products_library.cache_clear()
+    yield matmul.products_library()
+    matmul.products_library.cache_clear()

@@ -9,11 +9,11 @@ from torch import nn
 from oldphoto_cli.networks.nonlocal_mapping import MaskedNonLocalBlock, attend_rows
 from oldphoto_cli.runtime.attention import accelerate_attention, attend_rows_fast
 from oldphoto_cli.runtime.channels_last import ChannelsLastInstanceNorm2d, use_channels_last
-from oldphoto_cli.runtime.matmul import matmul_nt
+from oldphoto_cli.runtime.matmul import matmul_into, matmul_nt, sum_of_products_
 
 
 @pytest.mark.parametrize("transposed", [False, True])
-def test_matmul_nt_equals_mm_with_and_without_accumulation(transposed):
+def test_matmul_nt_equals_mm_with_and_without_accumulation(transposed, products_library):
     torch.manual_seed(1)
     a = torch.randn(37, 50)
     b = torch.randn(50, 120).t() if transposed else torch.randn(120, 50)
@@ -23,6 +23,34 @@ def test_matmul_nt_equals_mm_with_and_without_accumulation(transposed):
     assert (matmul_nt(a, b, extra).double() - (expected + extra.double())).abs().max().item() < 1e-4
     strided_rows = torch.randn(50, 37).t()  # made contiguous inside
     assert torch.allclose(matmul_nt(strided_rows, b), strided_rows @ b.t(), atol=1e-4)
+
+
+def test_batched_products_are_written_in_place_and_summed(products_library):
+    torch.manual_seed(3)
+    a = torch.randn(5, 24, 40)
+    b = torch.randn(5, 40, 30).transpose(1, 2)  # each b[k] the transpose of a contiguous matrix
+    expected = a.double() @ b.double().transpose(1, 2)
+    out = torch.full((5, 24, 30), float("nan"))
+    sum_of_products_(out, [(a, b)])
+    assert (out.double() - expected).abs().max().item() < 1e-4
+    sum_of_products_(out, [(a, b), (2 * a, b)])
+    assert (out.double() - 3 * expected).abs().max().item() < 1e-4
+    c = torch.randn(24, 40)
+    written = torch.full((24, 30), float("nan"))
+    result = matmul_into(c, b[0].t().contiguous(), written)
+    assert torch.allclose(result, c @ b[0].t(), atol=1e-4)
+    assert (result.data_ptr() == written.data_ptr()) == (products_library == "mkl")
+
+
+def test_products_go_to_mkl_on_intel_and_onednn_elsewhere(monkeypatch):
+    from oldphoto_cli.runtime import matmul
+
+    monkeypatch.delenv(matmul.LIBRARY_VARIABLE, raising=False)
+    for vendor, expected in (("GenuineIntel", "mkl"), ("AuthenticAMD", "onednn"), ("", "onednn")):
+        monkeypatch.setattr(matmul, "cpu_vendor", lambda v=vendor: v)
+        matmul.products_library.cache_clear()
+        assert matmul.products_library() == (expected if matmul.onednn_available() else "mkl")
+    matmul.products_library.cache_clear()
 
 
 def test_channels_last_instance_norm_matches_instance_norm_even_off_centre():

@@ -51,7 +51,7 @@ MAPPINGS = {
 )
 @pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_equals_direct_convolution(in_ch, out_ch, height, width, padding, tile, layout):
+def test_equals_direct_convolution(in_ch, out_ch, height, width, padding, tile, layout, products_library):
     torch.manual_seed(height * width)
     conv = nn.Conv2d(in_ch, out_ch, 3, padding=padding)
     x = torch.randn(2, in_ch, height, width).contiguous(memory_format=layout)
@@ -176,7 +176,7 @@ def loaded(
 
 @torch.inference_mode()
 @pytest.mark.parametrize("mode", list(MAPPINGS))
-def test_accelerated_chain_reproduces_vectors(mode, vectors, layout, ref_state_dict):
+def test_accelerated_chain_reproduces_vectors(mode, vectors, layout, ref_state_dict, products_library):
     """The CPU engines as shipped (Winograd, oneDNN attention, channels-last) stay within 1e-3."""
     cpu = torch.device("cpu")
     vae_a = loaded(VAE(), f"{mode}/vae_a", layout, ref_state_dict)
@@ -201,7 +201,7 @@ def test_accelerated_detector_reproduces_vectors(vectors, layout, ref_state_dict
 
 
 @pytest.mark.parametrize(("per_sum", "parts"), [(16, 4), (32, 2), (None, 1), (48, 1)])
-def test_channel_groups_sum_to_the_whole_product(per_sum, parts):
+def test_channel_groups_sum_to_the_whole_product(per_sum, parts, products_library):
     """Splitting the channel sum (``channels_per_sum``) changes only rounding; a split that does
     not divide the channels falls back to one sum."""
     conv = nn.Conv2d(64, 16, 3, padding=1)

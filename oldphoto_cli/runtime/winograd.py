@@ -5,7 +5,7 @@ networks, and PyTorch's CPU kernels compute those directly. Winograd's minimal f
 Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) computes each m×m output tile from
 an (m+2)×(m+2) input tile with (m+2)² multiplies per channel pair instead of 9m²: 2.25 per output
 for F(4×4, 3×3), 1.78 for F(6×6, 3×3). What remains is (m+2)² large matrix products, which oneDNN
-runs at full speed (runtime/matmul.py). The result equals the direct convolution up to float32
+(MKL on Intel CPUs) runs near the cores' full speed (runtime/matmul.py). The result equals the direct convolution up to float32
 rounding. Larger tiles round more: against the reference vectors F(6×6) takes the quality chain
 from 1.6e-4 to 3.0e-4 and the masked non-local chain from 6.1e-4 to 1.4e-3, past the 1e-3 the
 vectors allow, so the pipeline picks the tile, and how the long channel sums are split, per network
@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from oldphoto_cli.runtime.layers import children_with_predecessors
-from oldphoto_cli.runtime.matmul import matmul_nt
+from oldphoto_cli.runtime.matmul import matmul_into, matmul_nt, sum_of_products_, writes_in_place
 
 TILES = (4, 6)  # output tile sides with transforms below; 6 saves a fifth of the products
 DEFAULT_TILE = 6
@@ -302,19 +302,17 @@ def _tile_rows(
     """
     positions, parts, padded_count, part = windows.shape
     out_ch, rows = u.shape[2], bottom - top
-    v = matmul_nt(kb, windows.view(positions, -1).t()).view(positions, parts, padded_count, part)
+    v = matmul_into(kb, windows.view(positions, -1)).view(positions, parts, padded_count, part)
     products = positions * padded_count * out_ch
     if windows.numel() >= products:
         m = windows.view(-1)[:products].view(positions, padded_count, out_ch)
     else:
         m = windows.new_empty(positions, padded_count, out_ch)
-    for k in range(positions):  # tiles × C by C × O, once per position in the window
-        product = None
-        for p in range(parts):
-            product = matmul_nt(v[k, p], u[k, p], product)
-        m[k] = product
-    del v, product  # freed, so that the output transform's result takes their memory
-    y = matmul_nt(ka, m.view(positions, -1).t()).view(tile, tile, padded_count, out_ch)
+    sum_of_products_(m, [(v[:, p], u[:, p]) for p in range(parts)])  # tiles × C by C × O, per position
+    size = tile * tile * padded_count * out_ch
+    memory = v.view(-1)[:size].view(tile * tile, -1) if writes_in_place() and v.numel() >= size else None
+    del v  # oneDNN's product is a new tensor, which then takes the transformed input's memory
+    y = matmul_into(ka, m.view(positions, -1), memory).view(tile, tile, padded_count, out_ch)
     y = y[:, :, : rows * tiles_w].view(tile, tile, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)
     start, stop = top * tile, min(out.shape[0], bottom * tile)
     target = out[start:stop]
