@@ -79,14 +79,6 @@ def matmul_nt(a: torch.Tensor, b: torch.Tensor, accumulate: torch.Tensor | None 
     return torch.ops.mkldnn._linear_pointwise.binary(a, accumulate, b, None, "add")
 
 
-def matmul_into(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """``a @ b`` for 2-D float32 ``a`` (M×K) and contiguous ``b`` (K×N), in ``out`` when given and
-    MKL computes it (:func:`writes_in_place`); oneDNN's product always comes as a new tensor."""
-    if not _use_onednn(a):
-        return torch.mm(a, b) if out is None else torch.mm(a, b, out=out)
-    return matmul_nt(a, b.t())
-
-
 def writes_in_place() -> bool:
     """Whether CPU float32 products can write into memory of the caller's (MKL's can)."""
     return products_library() == "mkl"
