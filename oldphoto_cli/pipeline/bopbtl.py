@@ -47,9 +47,10 @@ SCRATCH_MULTIPLE = 16
 MODES = ("quality", "scratch", "scratch_hr")
 # How each mode's mapping runs its Winograd convolutions on the CPU (runtime/winograd.py). The
 # masked non-local block amplifies rounding: with 6×6 tiles its chain ends 1.4e-3 from the reference
-# vectors (the tolerance is 1e-3), with 4×4 tiles and sums of 256 channels 6.1e-4 (one sum: 9.3e-4).
-# The other mappings take 6×6 tiles and one sum over all 512 channels (3.7e-4 at most, against
-# 3.4e-4 with two sums), which saves a tenth of their time.
+# vectors (the tolerance is 1e-3), with 4×4 tiles and sums of 256 channels 6.3e-4 through oneDNN
+# and 7.7e-4 through MKL (one sum, oneDNN: 9.3e-4). The other mappings take 6×6 tiles and one sum
+# over all 512 channels (3.7e-4 at most, against 3.4e-4 with two sums), which saves a tenth of
+# their time.
 MAPPING_WINOGRAD = {
     "quality": WinogradOptions(6, channels_per_sum=None),
     "scratch": WinogradOptions(4, channels_per_sum=256),

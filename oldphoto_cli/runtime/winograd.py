@@ -5,11 +5,11 @@ networks, and PyTorch's CPU kernels compute those directly. Winograd's minimal f
 Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) computes each m×m output tile from
 an (m+2)×(m+2) input tile with (m+2)² multiplies per channel pair instead of 9m²: 2.25 per output
 for F(4×4, 3×3), 1.78 for F(6×6, 3×3). What remains is (m+2)² large matrix products, which oneDNN
-(MKL on Intel CPUs) runs near the cores' full speed (runtime/matmul.py). The result equals the direct convolution up to float32
-rounding. Larger tiles round more: against the reference vectors F(6×6) takes the quality chain
-from 1.6e-4 to 3.0e-4 and the masked non-local chain from 6.1e-4 to 1.4e-3, past the 1e-3 the
-vectors allow, so the pipeline picks the tile, and how the long channel sums are split, per network
-(``WinogradOptions``, pipeline/bopbtl.py).
+(MKL on Intel CPUs) runs near the cores' full speed (runtime/matmul.py). The result equals the
+direct convolution up to float32 rounding. Larger tiles round more: against the reference vectors
+F(6×6) takes the quality chain from 1.6e-4 to 3.0e-4 and the masked non-local chain from 6.1e-4 to
+1.4e-3, past the 1e-3 the vectors allow, so the pipeline picks the tile, and how the long channel
+sums are split, per network (``WinogradOptions``, pipeline/bopbtl.py).
 
 The swap is a runtime choice, not part of the networks: :func:`accelerate_convolutions` replaces
 eligible ``nn.Conv2d`` layers in a loaded network with :class:`WinogradConv2d`, which keeps the same
