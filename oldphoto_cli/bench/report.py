@@ -21,12 +21,9 @@ def machine() -> dict:
     import onnxruntime
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    from oldphoto_cli.runtime.cpu_info import cpuinfo_field
+
+    cpu = cpuinfo_field("model name") or platform.processor() or platform.machine()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

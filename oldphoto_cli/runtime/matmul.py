@@ -23,6 +23,8 @@ import platform
 
 import torch
 
+from oldphoto_cli.runtime.cpu_info import cpuinfo_field
+
 LIBRARY_VARIABLE = "OLDPHOTO_CPU_MATMUL"  # "mkl" or "onednn": overrides the choice by CPU maker
 LIBRARIES = ("mkl", "onednn")
 
@@ -48,13 +50,9 @@ def products_library() -> str:
 @functools.cache
 def cpu_vendor() -> str:
     """The CPU's vendor string ("GenuineIntel", "AuthenticAMD", …), or "" where it is not known."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    vendor = cpuinfo_field("vendor_id")
+    if vendor is not None:
+        return vendor
     processor = platform.processor()  # Windows: "Intel64 Family 6 Model 106 Stepping 6, GenuineIntel"
     return next((v for v in ("GenuineIntel", "AuthenticAMD") if v in processor), "")
 
