@@ -394,11 +394,10 @@ def _weight_kernel(tile: int, dtype: torch.dtype, device: torch.device) -> torch
 def _kernels(tile: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Bᵀ⊗Bᵀ ((m+2)²×(m+2)², input tiles) and Aᵀ⊗Aᵀ/s² (m²×(m+2)², output tiles), as 2-D matrices.
 
-    The 1/s² undoes the scale of :func:`transform_weight`'s filters.
+    The 1/s² undoes the scale of :func:`transform_weight`'s filters. The products are taken in
+    float64, so each entry is rounded to ``dtype`` once.
     """
-    t = transforms(tile)
-    bt = torch.tensor([[float(x) for x in row] for row in t.bt], dtype=torch.float64)
-    at = torch.tensor([[float(x) for x in row] for row in t.at], dtype=torch.float64) / t.g_scale
+    bt, at = _exact_factors(tile)
     return torch.kron(bt, bt).to(dtype=dtype, device=device), torch.kron(at, at).to(
         dtype=dtype, device=device
     )
@@ -408,10 +407,16 @@ def _kernels(tile: int, dtype: torch.dtype, device: torch.device) -> tuple[torch
 def _factors(tile: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Bᵀ ((m+2)×(m+2)) and Aᵀ/s (m×(m+2)): the factors of :func:`_kernels`' two matrices, for
     transforms applied one side of a tile at a time (:func:`_transform_sides`)."""
+    bt, at = _exact_factors(tile)
+    return bt.to(dtype=dtype, device=device), at.to(dtype=dtype, device=device)
+
+
+def _exact_factors(tile: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bᵀ and Aᵀ/s of :func:`transforms` in float64 (s = ``g_scale``)."""
     t = transforms(tile)
     bt = torch.tensor([[float(x) for x in row] for row in t.bt], dtype=torch.float64)
     at = torch.tensor([[float(x) for x in row] for row in t.at], dtype=torch.float64) / t.g_scale
-    return bt.to(dtype=dtype, device=device), at.to(dtype=dtype, device=device)
+    return bt, at
 
 
 class WinogradConv2d(nn.Module):
