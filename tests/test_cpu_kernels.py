@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from oldphoto_cli.networks.nonlocal_mapping import MaskedNonLocalBlock, attend_rows
-from oldphoto_cli.runtime.attention import accelerate_attention, attend_rows_fast
+from oldphoto_cli.runtime.attention import accelerate_attention, attend_rows_fast, softmax_rows_
 from oldphoto_cli.runtime.channels_last import ChannelsLastInstanceNorm2d, use_channels_last
 from oldphoto_cli.runtime.matmul import matmul_nt, sum_of_products_
 
@@ -143,6 +143,15 @@ def test_fast_attention_equals_published_arithmetic(chunk_bytes):
     fast = attend_rows_fast(queries, keys, values, valid, chunk_bytes)
     assert (fast - expected).abs().max().item() < 1e-5
     assert fast[1].abs().max().item() == 0.0
+
+
+def test_softmax_over_the_scores_is_the_softmax_and_takes_no_new_memory():
+    torch.manual_seed(5)
+    scores = torch.randn(37, 1000) * 8  # rows long enough for the vectorised kernel, and a tail
+    expected = scores.softmax(dim=1)
+    result = softmax_rows_(scores)
+    assert result.data_ptr() == scores.data_ptr()
+    assert torch.equal(result, expected)
 
 
 def test_accelerate_attention_sets_the_fast_form_on_each_block_only():
