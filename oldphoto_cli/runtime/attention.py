@@ -10,11 +10,11 @@ differences that change only float32 rounding:
   weights, which is the same by linearity and saves two passes over the largest tensor.
 
 The softmax overwrites the scores (:func:`softmax_rows_`), which changes nothing in the result
-but halves the block's memory, and the memory the process touches: every block then reuses the
-same freed scores. With a new tensor for the softmax, small allocations made between blocks carved
-pieces out of the freed ones, so each block took fresh memory: a 688×448 scratch restore's heap
-grew by 1.3 GB in the non-local block alone, and on the 2-core test machine every fresh page is
-a fault that costs as much as some of the arithmetic.
+but halves the block's memory, and each block's scores are freed before the next block's are
+made. With a new tensor for the softmax, and the last block still held, glibc (whose aligned
+allocations leave freed blocks unmerged, see README) gave every block fresh memory: a 688×448
+scratch restore's heap grew by 1.3 GB in the non-local block alone, and on the 2-core test
+machine every fresh page is a fault that costs as much as some of the arithmetic.
 
 It is set on each block by :func:`accelerate_attention`; ``--exact`` keeps the published order.
 """
