@@ -77,7 +77,7 @@ def test_transforms_compute_a_correlation_exactly(tile):
 
 @pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize(("height", "width"), [(20, 31), (2, 9), (13, 6)])
-def test_reflection_padding_equals_pad_then_convolution(tile, height, width):
+def test_reflection_padding_equals_pad_then_convolution(tile, height, width, products_library):
     torch.manual_seed(height + width)
     conv = nn.Conv2d(24, 40, 3, padding=0)
     x = torch.randn(1, 24, height, width)
@@ -137,7 +137,7 @@ def test_gathered_windows_are_the_windows_of_the_padded_image(
         assert not got[:, :, count:].any()  # tiles added to round the count up are zeros
 
 
-def test_tile_rows_in_several_blocks_match_one_block(monkeypatch):
+def test_tile_rows_in_several_blocks_match_one_block(monkeypatch, products_library):
     from oldphoto_cli.runtime import winograd
 
     conv = nn.Conv2d(32, 32, 3, padding=1)
