@@ -37,10 +37,11 @@ from oldphoto_cli.runtime.matmul import matmul_nt, sum_of_products_, writes_in_p
 
 TILES = (4, 6)  # output tile sides with transforms below; 6 saves a fifth of the products
 DEFAULT_TILE = 6
-CHUNK_BYTES = 96 * 2**20  # gathered windows per block of tile rows: bounds the extra memory (the
-# block's products and transformed input take as much again, see _tile_rows). Larger blocks give
-# oneDNN more tiles per product: a 1 MP quality mapping took 4.61 s with 96 MiB blocks against
-# 4.70 s with 48 (best of six, alternated in one process), and 6.4 s against 6.0 with 32 against 48.
+CHUNK_BYTES = 96 * 2**20  # a block of tile rows' windows, transformed or gathered: bounds the extra
+# memory (the block's products take as much again). Larger blocks give the products more tiles:
+# a 1 MP quality mapping took 4.61 s with 96 MiB blocks against 4.70 s with 48 (oneDNN, best of
+# six, alternated in one process), and 6.4 s against 6.0 with 32 against 48; with MKL, whole 1 MP
+# restores took 5.5 s with 256 MiB, 5.6 s with 96 and 5.9 s with 48 (three each, alternated).
 # Tiles per product, rounded up to a multiple of this with zero tiles: oneDNN runs a product with an
 # odd number of rows 10 to 20 % slower than one with a row more (2 cores; 343 rows against 342 or
 # 344), and a 1 MP photo has 43 tiles a row.
@@ -368,8 +369,9 @@ def _image_by_tile_rows(
     tile row's m+2 image rows, which are contiguous in channels-last memory; the second (along
     its columns) is a batched product over the row's windows, written straight into the block's
     transformed input. The output transform does the same backwards and writes each tile row
-    of the result, plus ``bias``, into ``out``. Same arithmetic in the same order as
-    :func:`_tile_rows`. On the 2-core Xeon (Sapphire Rapids) a 512-channel 256² convolution took
+    of the result, plus ``bias``, into ``out``. Each transform takes one side of the tile after
+    the other, rows first (a quarter of the multiplies of one product with the Kronecker factor,
+    which suits MKL less than oneDNN, see :func:`_products_as_new_tensors`). On the 2-core Xeon (Sapphire Rapids) a 512-channel 256² convolution took
     0.238 s this way against 0.256 s with gathered windows transformed a block at a time (best
     of ten, alternated in one process), of which 0.167 s are the products.
     """
@@ -398,8 +400,8 @@ def _transformed_tile_rows(
 ) -> torch.Tensor:
     """Bᵀ d B for every window d of tile rows ``span`` of the padded image, as v[r, t, s, c]
     (r, s: the window's transformed rows and columns; t: the block's tiles, zeros up to a
-    multiple of TILES_MULTIPLE). ``rows`` is scratch memory for one tile row, (m+2) × (m+2 +
-    tiles·m) × C, whose columns outside the image are zeros on arrival."""
+    multiple of TILES_MULTIPLE). ``rows`` is scratch memory for one tile row, (m+2) × (tiles·m +
+    2) × C, whose columns outside the image are zeros on arrival."""
     window, channels = tile + 2, image.shape[2]
     tiles_w = (rows.shape[1] - 2) // tile
     count = (span[1] - span[0]) * tiles_w
@@ -511,7 +513,7 @@ def _kernels(tile: int, dtype: torch.dtype, device: torch.device) -> tuple[torch
 @functools.cache
 def _factors(tile: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Bᵀ ((m+2)×(m+2)) and Aᵀ/s (m×(m+2)): the factors of :func:`_kernels`' two matrices, for
-    transforms applied one side of a tile at a time (:func:`_transform_sides`)."""
+    transforms applied one side of a tile at a time (:func:`_image_by_tile_rows`)."""
     bt, at = _exact_factors(tile)
     return bt.to(dtype=dtype, device=device), at.to(dtype=dtype, device=device)
 
