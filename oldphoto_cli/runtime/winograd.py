@@ -365,26 +365,25 @@ def _image_by_tile_rows(
     in place (MKL), with no gathered windows: each transform runs one tile row at a time, on data
     that stays in cache, and reads or writes the feature maps once.
 
-    The input transform's first step (along the window's rows) is a batched product of Bᵀ with
-    each image column of the tile row's m+2 rows; the second (along the window's columns) a
-    batched product over the row's windows, written straight into the block's transformed
-    input. The output transform does the same backwards and writes each tile row of the result,
-    plus ``bias``, into ``out``. Each transform takes one side of the tile after the other, rows
-    first: a quarter of the multiplies of one product with the Kronecker factor, which suits MKL
-    less than oneDNN (see :func:`_products_as_new_tensors`). On the 2-core Xeon (Sapphire Rapids
-    kind) a 512-channel 256² convolution took 0.238 s this way against 0.256 s with gathered
-    windows transformed a block at a time (best of ten, alternated in one process), of which
-    0.167 s are the products.
+    The input transform's first step (along the window's rows) is one product of Bᵀ with the
+    tile row's m+2 image rows, which are contiguous in channels-last memory; the second (along
+    its columns) is a batched product over the row's windows, written straight into the block's
+    transformed input. The output transform does the same backwards and writes each tile row
+    of the result, plus ``bias``, into ``out``. Each transform takes one side of the tile after
+    the other, rows first (a quarter of the multiplies of one product with the Kronecker factor,
+    which suits MKL less than oneDNN, see :func:`_products_as_new_tensors`). On the 2-core Xeon (Sapphire Rapids) a 512-channel 256² convolution took
+    0.238 s this way against 0.256 s with gathered windows transformed a block at a time (best
+    of ten, alternated in one process), of which 0.167 s are the products.
     """
     channels = image.shape[2]
     if image.stride(1) != channels or image.stride(2) != 1:
         image = image.contiguous()  # a channels-first input: its rows must be contiguous
     tiles_h, tiles_w = -(-out.shape[0] // tile), -(-out.shape[1] // tile)
     bt, at = _factors(tile, image.dtype, image.device)
-    columns = image.new_zeros(tiles_w * tile + 2, tile + 2, channels)  # a tile row, transformed down
+    rows = image.new_zeros(tile + 2, tiles_w * tile + 2, channels)  # one tile row, transformed down
     for top in range(0, tiles_h, rows_per_block):
         bottom = min(tiles_h, top + rows_per_block)
-        v = _transformed_tile_rows(image, bt, columns, padding, reflect, tile, (top, bottom))
+        v = _transformed_tile_rows(image, bt, rows, padding, reflect, tile, (top, bottom))
         m = _products_of_positions(v, u)
         del v
         _write_tile_rows(m, at, bias, out, tile, (top, bottom), tiles_w)
@@ -393,74 +392,68 @@ def _image_by_tile_rows(
 def _transformed_tile_rows(
     image: torch.Tensor,
     bt: torch.Tensor,
-    columns: torch.Tensor,
+    rows: torch.Tensor,
     padding: int,
     reflect: bool,
     tile: int,
     span: tuple[int, int],
 ) -> torch.Tensor:
-    """Bᵀ d B for every window d of tile rows ``span`` of the padded image, as v[t, s, r, c]
-    (t: the block's tiles, zeros up to a multiple of TILES_MULTIPLE; r, s: the window's
-    transformed rows and columns). ``columns`` is scratch memory for one tile row transformed
-    down, (tiles·m + 2) × (m+2) × C, whose columns outside the image are zeros on arrival.
-
-    A window's columns, each with its m+2 transformed rows of C channels, are then one contiguous
-    (m+2) × (m+2)·C matrix, so the second step is one batched product over the tile row's
-    windows: a 15-row block's input transform took 510 µs a tile row this way against 696 µs
-    with eight batched products over (m+2) × C matrices, one per transformed row (2-core Xeon).
-    """
+    """Bᵀ d B for every window d of tile rows ``span`` of the padded image, as v[r, t, s, c]
+    (r, s: the window's transformed rows and columns; t: the block's tiles, zeros up to a
+    multiple of TILES_MULTIPLE). ``rows`` is scratch memory for one tile row, (m+2) × (tiles·m +
+    2) × C, whose columns outside the image are zeros on arrival."""
     window, channels = tile + 2, image.shape[2]
-    tiles_w = (columns.shape[0] - 2) // tile
+    tiles_w = (rows.shape[1] - 2) // tile
     count = (span[1] - span[0]) * tiles_w
     padded_count = -(-count // TILES_MULTIPLE) * TILES_MULTIPLE
-    v = image.new_empty(padded_count, window, window, channels)
-    v[count:] = 0
-    windows = columns.as_strided(
-        (tiles_w, window, window * channels), (tile * window * channels, window * channels, 1)
+    v = image.new_empty(window, padded_count, window, channels)
+    v[:, count:] = 0
+    windows = rows.as_strided(
+        (window, tiles_w, window, channels), (rows.stride(0), tile * channels, channels, 1)
     )
     factor = bt.expand(tiles_w, window, window)
     for ty in range(*span):
-        _rows_transformed_down(image, bt, columns, tile * ty, padding, reflect)
+        _rows_transformed_down(image, bt, rows, tile * ty, padding, reflect)
         first = (ty - span[0]) * tiles_w
-        torch.bmm(factor, windows, out=v[first : first + tiles_w].view(tiles_w, window, -1))
+        for r in range(window):
+            torch.bmm(factor, windows[r], out=v[r, first : first + tiles_w])
     return v
 
 
 def _rows_transformed_down(
-    image: torch.Tensor, bt: torch.Tensor, columns: torch.Tensor, start: int, padding: int, reflect: bool
+    image: torch.Tensor, bt: torch.Tensor, rows: torch.Tensor, start: int, padding: int, reflect: bool
 ) -> None:
-    """columns[p + x] = Bᵀ · (column x of padded image rows start … start+m+1), for every image
-    column x, and the reflected columns: one batched product over the columns.
+    """rows[:, p:p+W] = Bᵀ · (padded image rows start … start+m+1), and the reflected columns.
 
     Rows outside the image are zeros, so they drop out of the product; reflected rows are read
     from the rows they mirror. Only the tile rows along the top and bottom copy their rows first.
     """
-    height, width, _ = image.shape
+    height, width, channels = image.shape
     window = bt.shape[0]
-    target = columns[padding : padding + width]
+    target = rows.view(window, -1)[:, padding * channels : (padding + width) * channels]
     source = _sources(start, start + window, padding, reflect, height)
     first = int(source[0])
     if first >= 0 and torch.equal(source, torch.arange(first, first + window)):
-        picked, factor = image[first : first + window], bt
+        torch.mm(bt, image[first : first + window].view(window, -1), out=target)
     else:
         kept = (source >= 0).nonzero()[:, 0]
-        picked, factor = image.index_select(0, source[kept]), bt[:, kept]
-    torch.bmm(factor.expand(width, *factor.shape), picked.transpose(0, 1), out=target)
+        picked = image.index_select(0, source[kept]).view(len(kept), -1)
+        torch.mm(bt[:, kept], picked, out=target)
     if reflect and padding:  # ReflectionPad2d(1): column −1 mirrors 1, column W mirrors W − 2
-        columns[0] = columns[2]
-        columns[width + 1] = columns[width - 1]
+        rows[:, 0] = rows[:, 2]
+        rows[:, width + 1] = rows[:, width - 1]
 
 
 def _products_of_positions(v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """m[r, s] = Σ over channel groups of v[:, s, r] · u[r, s]ᵀ: (m+2, m+2, tiles, O), one batched
+    """m[r, s] = Σ over channel groups of v[r, :, s] · u[r, s]ᵀ: (m+2, m+2, tiles, O), one batched
     product per window row r (its m+2 columns s are the batch)."""
-    padded_count, window, _, channels = v.shape
+    window, padded_count, _, channels = v.shape
     parts, out_ch = u.shape[1], u.shape[2]
     part = channels // parts
     m = v.new_empty(window, window, padded_count, out_ch)
     for r in range(window):
         pairs = [
-            (v[:, :, r, p * part : (p + 1) * part].transpose(0, 1), u[r * window : (r + 1) * window, p])
+            (v[r, :, :, p * part : (p + 1) * part].transpose(0, 1), u[r * window : (r + 1) * window, p])
             for p in range(parts)
         ]
         sum_of_products_(m[r], pairs)
