@@ -371,9 +371,10 @@ def _image_by_tile_rows(
     transformed input. The output transform does the same backwards and writes each tile row
     of the result, plus ``bias``, into ``out``. Each transform takes one side of the tile after
     the other, rows first (a quarter of the multiplies of one product with the Kronecker factor,
-    which suits MKL less than oneDNN, see :func:`_products_as_new_tensors`). On the 2-core Xeon (Sapphire Rapids) a 512-channel 256² convolution took
-    0.238 s this way against 0.256 s with gathered windows transformed a block at a time (best
-    of ten, alternated in one process), of which 0.167 s are the products.
+    which suits MKL less than oneDNN, see :func:`_products_as_new_tensors`). On the 2-core Xeon
+    (Sapphire Rapids kind) a 512-channel 256² convolution took 0.238 s this way against 0.256 s
+    with gathered windows transformed a block at a time (best of ten, alternated in one process),
+    of which 0.167 s are the products.
     """
     channels = image.shape[2]
     if image.stride(1) != channels or image.stride(2) != 1:
@@ -412,8 +413,10 @@ def _transformed_tile_rows(
         (window, tiles_w, window, channels), (rows.stride(0), tile * channels, channels, 1)
     )
     factor = bt.expand(tiles_w, window, window)
+    inside = _inside(tile, padding, image.shape[0])
     for ty in range(*span):
-        _rows_transformed_down(image, bt, rows, tile * ty, padding, reflect)
+        within = inside[0] <= ty < inside[1]
+        _rows_transformed_down(image, bt, rows, tile * ty, padding, reflect, within)
         first = (ty - span[0]) * tiles_w
         for r in range(window):
             torch.bmm(factor, windows[r], out=v[r, first : first + tiles_w])
@@ -421,21 +424,29 @@ def _transformed_tile_rows(
 
 
 def _rows_transformed_down(
-    image: torch.Tensor, bt: torch.Tensor, rows: torch.Tensor, start: int, padding: int, reflect: bool
+    image: torch.Tensor,
+    bt: torch.Tensor,
+    rows: torch.Tensor,
+    start: int,
+    padding: int,
+    reflect: bool,
+    within: bool,
 ) -> None:
     """rows[:, p:p+W] = Bᵀ · (padded image rows start … start+m+1), and the reflected columns.
 
-    Rows outside the image are zeros, so they drop out of the product; reflected rows are read
-    from the rows they mirror. Only the tile rows along the top and bottom copy their rows first.
+    ``within``: all those rows lie inside the image (:func:`_inside`), so they are read in place.
+    Otherwise rows outside the image are zeros, so they drop out of the product, and reflected
+    rows are read from the rows they mirror: only the tile rows along the top and bottom copy
+    their rows first.
     """
     height, width, channels = image.shape
     window = bt.shape[0]
     target = rows.view(window, -1)[:, padding * channels : (padding + width) * channels]
-    source = _sources(start, start + window, padding, reflect, height)
-    first = int(source[0])
-    if first >= 0 and torch.equal(source, torch.arange(first, first + window)):
+    if within:
+        first = start - padding
         torch.mm(bt, image[first : first + window].view(window, -1), out=target)
     else:
+        source = _sources(start, start + window, padding, reflect, height)
         kept = (source >= 0).nonzero()[:, 0]
         picked = image.index_select(0, source[kept]).view(len(kept), -1)
         torch.mm(bt[:, kept], picked, out=target)
