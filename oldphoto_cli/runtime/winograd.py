@@ -388,6 +388,7 @@ def _image_by_tile_rows(
         m = _products_of_positions(v, u)
         del v
         _write_tile_rows(m, at, bias, out, tile, (top, bottom), tiles_w)
+        del m  # freed before the next block's products are allocated, not after: one block less
 
 
 def _transformed_tile_rows(
