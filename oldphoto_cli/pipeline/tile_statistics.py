@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oldphoto_cli.runtime.channels_last import with_fused_activation
+from oldphoto_cli.runtime.channels_last import with_fused_activation, with_residual
 
 NormStatistics = dict[nn.InstanceNorm2d, tuple[torch.Tensor, torch.Tensor]]
 
@@ -67,9 +67,16 @@ def shared_statistics(stats: NormStatistics) -> Iterator[None]:
 
 
 def _normalise_with(
-    norm: nn.InstanceNorm2d, mean: torch.Tensor, var: torch.Tensor, x: torch.Tensor
+    norm: nn.InstanceNorm2d,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    x: torch.Tensor,
+    residual: torch.Tensor | None = None,
 ) -> torch.Tensor:
+    """The norm's output with the stored statistics; ``residual`` as the CPU runtime's norms take
+    it (runtime/residual.py)."""
     mean, var = mean.to(x.device, x.dtype), var.to(x.device, x.dtype)
     weight = norm.weight if norm.affine else None
     bias = norm.bias if norm.affine else None
-    return with_fused_activation(norm, F.batch_norm(x, mean, var, weight, bias, training=False, eps=norm.eps))
+    out = F.batch_norm(x, mean, var, weight, bias, training=False, eps=norm.eps)
+    return with_residual(with_fused_activation(norm, out), residual)

@@ -11,8 +11,11 @@ transposing copies fell from 6.2 s to 0.7 s of CPU time.
 norms, which become :class:`ChannelsLastInstanceNorm2d` (a subclass, so statistics hooks and
 overrides such as pipeline/tile_statistics.py still find them). A ReLU right after a norm runs in
 the norm's last pass, while each block of pixels is in cache, instead of in a pass of its own over
-the feature map (its slot then holds an ``nn.Identity``). Parameters and state-dict keys do not
-change; values change only by float32 rounding, since sums run in another order.
+the feature map (its slot then holds an ``nn.Identity``). A norm that reads a Winograd
+convolution's output takes that output's moments from the convolution, which gathered them while
+writing it (runtime/moments.py), and only normalises: one pass over the feature map instead of
+three. Parameters and state-dict keys do not change; values change only by float32 rounding,
+since sums run in another order.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 from torch import nn
 
 from oldphoto_cli.runtime.layers import children_with_predecessors
+from oldphoto_cli.runtime.moments import MomentsHandoff
 from oldphoto_cli.runtime.winograd import WinogradConv2d
 
 
@@ -39,25 +43,48 @@ class ChannelsLastInstanceNorm2d(nn.InstanceNorm2d):
     on a 1 MP photo, no 256 MiB feature map is ever allocated (and page-faulted in) for a norm.
     Affine norms, norms with running statistics and other ranks take the inherited path. ``relu``
     applies the ReLU that followed the norm in its network (see :func:`use_channels_last`).
+    ``handoff`` is where the convolution before the norm leaves its output's moments, which then
+    spare the first two passes. ``residual``, a tensor of the input's shape, is added to the
+    result in the last pass (runtime/residual.py): the same values as adding it afterwards.
     """
 
     inplace: bool = False
     relu: bool = False
+    handoff: MomentsHandoff | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 4 or self.affine or self.track_running_stats:
-            return with_fused_activation(self, super().forward(x))
+            return with_residual(with_fused_activation(self, super().forward(x)), residual)
         blocks = _pixel_blocks(x)
-        mean, var = _moments(x, blocks)
+        handed = self.handoff.take(x) if self.handoff is not None else None
+        mean, var = handed if handed is not None else _moments(x, blocks)
         scale = var.add_(self.eps).rsqrt_()
         out = x if self.inplace and not x.requires_grad else torch.empty_like(x)
         targets = blocks if out is x else _pixel_blocks(out)
-        for source, target, m, s in zip(blocks, targets, mean, scale):
-            for block, written in zip(source, target):
+        added = _pixel_blocks(residual) if _same_blocks(x, residual) else None
+        for i, (source, target, m, s) in enumerate(zip(blocks, targets, mean, scale)):
+            for j, (block, written) in enumerate(zip(source, target)):
                 torch.sub(block, m, out=written).mul_(s)
                 if self.relu:
                     written.relu_()
-        return out
+                if added is not None:
+                    written.add_(added[i][j])
+        return out if added is not None else with_residual(out, residual)
+
+
+def with_residual(out: torch.Tensor, residual: torch.Tensor | None) -> torch.Tensor:
+    """``out`` (a norm's own output) plus ``residual``, if any, in place."""
+    return out if residual is None else out.add_(residual)
+
+
+def _same_blocks(x: torch.Tensor, other: torch.Tensor | None) -> bool:
+    """Whether ``other`` splits into pixel blocks matching ``x``'s (same shape and layout)."""
+    return (
+        other is not None
+        and other.shape == x.shape
+        and other.is_contiguous(memory_format=torch.channels_last)
+        == x.is_contiguous(memory_format=torch.channels_last)
+    )
 
 
 def with_fused_activation(norm: nn.Module, out: torch.Tensor) -> torch.Tensor:
@@ -120,7 +147,10 @@ def _swap_instance_norms(module: nn.Module) -> None:
         previous = None if before is None else getattr(module, before[0])  # as swapped so far
         if type(child) is nn.InstanceNorm2d:
             inplace = previous is not None and _is_convolution(previous)
-            setattr(module, name, _channels_last_copy(child, inplace=inplace))
+            norm = _channels_last_copy(child, inplace=inplace)
+            if isinstance(previous, WinogradConv2d) and not (norm.affine or norm.track_running_stats):
+                previous.handoff = norm.handoff = MomentsHandoff()
+            setattr(module, name, norm)
         elif type(child) is nn.ReLU and isinstance(previous, ChannelsLastInstanceNorm2d):
             previous.relu = True  # the norm's output has no other reader: the ReLU may overwrite it
             setattr(module, name, nn.Identity())

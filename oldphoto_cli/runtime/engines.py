@@ -17,6 +17,7 @@ from oldphoto_cli.runtime.attention import accelerate_attention
 from oldphoto_cli.runtime.channels_last import channels_last, use_channels_last
 from oldphoto_cli.runtime.denormals import flush_denormals
 from oldphoto_cli.runtime.few_outputs import accelerate_few_output_convolutions
+from oldphoto_cli.runtime.residual import fuse_residual_sums
 from oldphoto_cli.runtime.winograd import DEFAULT_OPTIONS, WinogradOptions, accelerate_convolutions
 
 
@@ -35,9 +36,9 @@ class TorchEngine:
     which compute the same values with a fifth to a quarter of the multiplies, wide-kernel
     convolutions with few outputs become one product and shifted sums (runtime/few_outputs.py),
     the non-local attention takes oneDNN's products (runtime/attention.py), the network runs
-    channels-last (runtime/channels_last.py), freed memory is kept for reuse
-    (runtime/allocator.py) and denormal floats are flushed to zero (runtime/denormals.py);
-    ``accelerate=False`` leaves all six alone. ``winograd`` trades
+    channels-last (runtime/channels_last.py), residual sums run inside the norms before them
+    (runtime/residual.py), freed memory is kept for reuse (runtime/allocator.py) and denormal
+    floats are flushed to zero (runtime/denormals.py); ``accelerate=False`` leaves all seven alone. ``winograd`` trades
     rounding for speed (see runtime/winograd.py): smaller tiles and split channel sums for networks
     that amplify rounding. ``autocast`` (float16 or bfloat16) runs the forward under PyTorch's
     autocast (runtime/precision.py) and returns float32; the CPU replacements compute in float32
@@ -64,6 +65,7 @@ class TorchEngine:
             accelerate_few_output_convolutions(self.module)
             accelerate_attention(self.module)
             use_channels_last(self.module)
+            fuse_residual_sums(self.module)
             retain_freed_memory()
 
     @torch.inference_mode()

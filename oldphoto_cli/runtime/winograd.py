@@ -34,6 +34,7 @@ from torch import nn
 
 from oldphoto_cli.runtime.layers import children_with_predecessors
 from oldphoto_cli.runtime.matmul import matmul_nt, sum_of_products_, writes_in_place
+from oldphoto_cli.runtime.moments import BlockMoments, MomentsHandoff
 
 TILES = (4, 6)  # output tile sides with transforms below; 6 saves a fifth of the products
 DEFAULT_TILE = 6
@@ -156,6 +157,7 @@ def winograd_conv3x3(
     padding: int,
     tile: int = DEFAULT_TILE,
     reflect: bool = False,
+    handoff: MomentsHandoff | None = None,
 ) -> torch.Tensor:
     """3×3 convolution, stride 1, of N×C×H×W ``x`` with filters ``u`` from :func:`transform_weight`.
 
@@ -164,7 +166,8 @@ def winograd_conv3x3(
     channels are then one contiguous row, so the products are plain (tiles × C)·(C × O) matrices
     that oneDNN takes as they are (runtime/matmul.py). The result is a channels-last N×C×H×W
     tensor, which the next layers (and the next Winograd convolution, without a copy) accept like
-    any other.
+    any other. With a ``handoff``, each image's per-channel mean and variance are taken as its
+    tile rows are written and left there for the norm that reads the result (runtime/moments.py).
     """
     n, channels, height, width = x.shape
     if reflect and padding and min(height, width) < 2:
@@ -177,16 +180,21 @@ def winograd_conv3x3(
     rows = -(-tiles_h // -(-tiles_h // most_rows))  # blocks of equal size: no small last block
     if bias is None:
         bias = torch.zeros(u.shape[2], dtype=x.dtype, device=x.device)
-    for image, target in zip(x.permute(0, 2, 3, 1), out):  # H×W×C views when x is channels-last
+    moments = [BlockMoments(u.shape[2], tile * out_w, x) for _ in range(n)] if handoff else [None] * n
+    for image, target, sums in zip(x.permute(0, 2, 3, 1), out, moments):  # H×W×C views if channels-last
         if writes_in_place():
-            _image_by_tile_rows(image, u, bias, target, padding, reflect, tile, rows)
+            _image_by_tile_rows(image, u, bias, target, padding, reflect, tile, rows, sums)
             continue
         for top in range(0, tiles_h, rows):
             bottom = min(tiles_h, top + rows)
             windows = gathered_windows(image, padding, reflect, tile, (top, bottom), tiles_w, u.shape[1])
-            _tile_rows(windows, u, bias, target, top, bottom, tiles_w, tile)
+            _tile_rows(windows, u, bias, target, (top, bottom), tiles_w, tile, sums)
             del windows  # overwritten by _tile_rows; freed before the next block's are gathered
-    return out.permute(0, 3, 1, 2)
+    result = out.permute(0, 3, 1, 2)
+    if handoff is not None:
+        means, variances = zip(*(sums.result() for sums in moments))
+        handoff.put(result, torch.stack(means), torch.stack(variances))
+    return result
 
 
 def gathered_windows(
@@ -291,28 +299,29 @@ def _tile_rows(
     u: torch.Tensor,
     bias: torch.Tensor,
     out: torch.Tensor,
-    top: int,
-    bottom: int,
+    span: tuple[int, int],
     tiles_w: int,
     tile: int,
+    moments: BlockMoments | None = None,
 ) -> None:
-    """Tile rows ``top:bottom`` of one image, whose windows are ``windows`` (from
+    """Tile rows ``span`` of one image, whose windows are ``windows`` (from
     :func:`gathered_windows`): transform, products, transform back, and write them into ``out``
-    plus ``bias`` (one pass). For products that come as new tensors (oneDNN).
+    plus ``bias`` (one pass), a tile row at a time, whose ``moments`` are then taken while it is in
+    cache. For products that come as new tensors (oneDNN).
     """
-    rows, out_ch = bottom - top, u.shape[2]
+    rows, out_ch = span[1] - span[0], u.shape[2]
     padded_count = windows.shape[2]
     y = _products_as_new_tensors(windows, u, tile)
     y = y.view(tile, tile, padded_count, out_ch)[:, :, : rows * tiles_w]
     y = y.view(tile, tile, rows, tiles_w, out_ch).permute(2, 0, 3, 1, 4)  # (rows, i, tiles, j, O)
-    target = out[top * tile : min(out.shape[0], bottom * tile)]
-    for r0, r1, height in _whole_and_cut(target.shape[0], tile):
+    for ty in range(*span):
+        top, bottom = ty * tile, min(out.shape[0], (ty + 1) * tile)
         for c0, c1, width in _whole_and_cut(out.shape[1], tile):
-            region = target[
-                r0 * tile : r0 * tile + (r1 - r0) * height, c0 * tile : c0 * tile + (c1 - c0) * width
-            ]
-            source = y[r0:r1, :height, c0:c1, :width]
-            torch.add(source, bias, out=region.view(r1 - r0, height, c1 - c0, width, out_ch))
+            region = out[top:bottom, c0 * tile : c0 * tile + (c1 - c0) * width]
+            source = y[ty - span[0], : bottom - top, c0:c1, :width]
+            torch.add(source, bias, out=region.view(bottom - top, c1 - c0, width, out_ch))
+        if moments is not None:
+            moments.add(out[top:bottom].view(-1, out_ch))
 
 
 def _whole_and_cut(size: int, tile: int) -> list[tuple[int, int, int]]:
@@ -360,10 +369,12 @@ def _image_by_tile_rows(
     reflect: bool,
     tile: int,
     rows_per_block: int,
+    moments: BlockMoments | None = None,
 ) -> None:
     """The convolution of one H×W×C ``image`` into ``out`` (H'×W'×O), for products that write
     in place (MKL), with no gathered windows: each transform runs one tile row at a time, on data
-    that stays in cache, and reads or writes the feature maps once.
+    that stays in cache, and reads or writes the feature maps once (and takes each written row's
+    ``moments``, if asked).
 
     The input transform's first step (along the window's rows) is one product of Bᵀ with the
     tile row's m+2 image rows, which are contiguous in channels-last memory; the second (along
@@ -387,7 +398,7 @@ def _image_by_tile_rows(
         v = _transformed_tile_rows(image, bt, rows, padding, reflect, tile, (top, bottom))
         m = _products_of_positions(v, u)
         del v
-        _write_tile_rows(m, at, bias, out, tile, (top, bottom), tiles_w)
+        _write_tile_rows(m, at, bias, out, tile, (top, bottom), tiles_w, moments)
         del m  # freed before the next block's products are allocated, not after: one block less
 
 
@@ -480,9 +491,11 @@ def _write_tile_rows(
     tile: int,
     span: tuple[int, int],
     tiles_w: int,
+    moments: BlockMoments | None = None,
 ) -> None:
     """Aᵀ m A + bias for every tile of tile rows ``span``, written into ``out`` (H'×W'×O) one tile
-    row at a time, through two tile rows' worth of scratch memory that stays in cache."""
+    row at a time, through two tile rows' worth of scratch memory that stays in cache; each
+    row's ``moments`` are taken right after it is written."""
     window, out_ch = tile + 2, m.shape[3]
     across = m.view(window, window, -1).transpose(0, 1)  # (s, r, tiles·O)
     down = m.new_empty(window, tile, tiles_w, out_ch)  # (s, i, tx, O): transformed down
@@ -499,6 +512,8 @@ def _write_tile_rows(
         top, bottom = ty * tile, min(out.shape[0], (ty + 1) * tile)
         result = done.view(tile, tiles_w * tile, out_ch)[: bottom - top, : out.shape[1]]
         torch.add(result, bias, out=out[top:bottom])
+        if moments is not None:
+            moments.add(out[top:bottom].view(-1, out_ch))
 
 
 @functools.cache
@@ -542,7 +557,11 @@ class WinogradConv2d(nn.Module):
     """Drop-in for a 3×3, stride-1 ``nn.Conv2d`` (zero padding 0 or 1); same parameters, same keys.
 
     ``reflect=True`` stands for ``ReflectionPad2d(1)`` followed by ``conv`` with no padding.
+    ``handoff``, set by runtime/channels_last.py when an instance norm reads this layer's output,
+    receives that output's moments on every call.
     """
+
+    handoff: MomentsHandoff | None = None
 
     def __init__(
         self, conv: nn.Conv2d, options: WinogradOptions = DEFAULT_OPTIONS, reflect: bool = False
@@ -561,7 +580,7 @@ class WinogradConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tile = self.options.tile
         u = transform_weight(self.weight, tile, self.options.channels_per_sum)
-        return winograd_conv3x3(x, u, self.bias, self.padding, tile, self.reflect)
+        return winograd_conv3x3(x, u, self.bias, self.padding, tile, self.reflect, self.handoff)
 
     def extra_repr(self) -> str:
         o = self.options
