@@ -137,6 +137,38 @@ def test_gathered_windows_are_the_windows_of_the_padded_image(
         assert not got[:, :, count:].any()  # tiles added to round the count up are zeros
 
 
+@pytest.mark.parametrize(("in_ch", "out_ch"), [(32, 32), (16, 48), (48, 16)])
+def test_blocks_of_unequal_sizes_over_shared_memory_equal_direct_convolution(
+    in_ch, out_ch, monkeypatch, products_library
+):
+    """Blocks of 3, 3 and 2 tile rows; with MKL, each block's products overwrite its transformed
+    input as they go, which must hold whether the outputs are fewer, as many or more."""
+    from oldphoto_cli.runtime import winograd
+
+    monkeypatch.setattr(winograd, "_rows_per_block", lambda *args: 3)
+    torch.manual_seed(in_ch + out_ch)
+    conv = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+    x = torch.randn(2, in_ch, 45, 23).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        fast = WinogradConv2d(conv)(x)
+        exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=1)
+    assert (fast.double() - exact).abs().max().item() < 1e-4 * max(1.0, exact.abs().max().item())
+
+
+def test_block_memory_holds_the_products_clear_of_input_rows_still_to_be_read():
+    from oldphoto_cli.runtime.winograd import _block_elements, _products_offset
+
+    for channels, out_ch in [(512, 512), (256, 512), (512, 256), (128, 256)]:
+        window, count = 8, 344
+        start = _products_offset(window, count, channels, out_ch)
+        v_slab, m_slab = count * window * channels, count * window * out_ch
+        for r in range(window):  # products of row r end before input row r begins
+            assert (r + 1) * m_slab <= start + r * v_slab
+        total = _block_elements(window, count, channels, out_ch)
+        assert total >= start + window * v_slab and total >= window * m_slab
+        assert total <= (window + 1) * max(v_slab, m_slab)  # about one block, not two
+
+
 def test_tile_rows_in_several_blocks_match_one_block(monkeypatch, products_library):
     from oldphoto_cli.runtime import winograd
 

@@ -39,10 +39,13 @@ from oldphoto_cli.runtime.moments import BlockMoments, MomentsHandoff
 TILES = (4, 6)  # output tile sides with transforms below; 6 saves a fifth of the products
 DEFAULT_TILE = 6
 CHUNK_BYTES = 96 * 2**20  # a block of tile rows' windows, transformed or gathered: bounds the extra
-# memory (the block's products take as much again). Larger blocks give the products more tiles:
-# a 1 MP quality mapping took 4.61 s with 96 MiB blocks against 4.70 s with 48 (oneDNN, best of
-# six, alternated in one process), and 6.4 s against 6.0 with 32 against 48; with MKL, whole 1 MP
-# restores took 5.5 s with 256 MiB, 5.6 s with 96 and 5.9 s with 48 (three each, alternated).
+# memory (the block's products take as much again; see _rows_per_block). Larger blocks give the
+# products more tiles: a 1 MP quality mapping took 4.61 s with 96 MiB blocks against 4.70 s with 48
+# (oneDNN, best of six, alternated in one process), and 6.4 s against 6.0 with 32 against 48; with
+# MKL, whole 1 MP restores took 5.5 s with 256 MiB, 5.6 s with 96 and 5.9 s with 48 (three each,
+# alternated). Products written over the transformed input (MKL, _products_offset) let blocks grow
+# to nearly twice the size in the same memory: a 512-channel 256² convolution took 0.228 to 0.243 s
+# against 0.247 to 0.261 s (two blocks of 22 and 21 tile rows against five of 8 and one of 3).
 # Tiles per product, rounded up to a multiple of this with zero tiles: oneDNN runs a product with an
 # odd number of rows 10 to 20 % slower than one with a row more (2 cores; 343 rows against 342 or
 # 344), and a 1 MP photo has 43 tiles a row.
@@ -175,9 +178,7 @@ def winograd_conv3x3(
     out_h, out_w = height + 2 * padding - 2, width + 2 * padding - 2
     tiles_h, tiles_w = -(-out_h // tile), -(-out_w // tile)
     out = torch.empty(n, out_h, out_w, u.shape[2], dtype=x.dtype, device=x.device)
-    window = tile + 2
-    most_rows = max(1, CHUNK_BYTES // (4 * window * window * channels * tiles_w))
-    rows = -(-tiles_h // -(-tiles_h // most_rows))  # blocks of equal size: no small last block
+    rows = _rows_per_block(tiles_h, tiles_w, tile + 2, channels, u.shape[2], x.element_size())
     if bias is None:
         bias = torch.zeros(u.shape[2], dtype=x.dtype, device=x.device)
     moments = [BlockMoments(u.shape[2], tile * out_w, x) for _ in range(n)] if handoff else [None] * n
@@ -195,6 +196,23 @@ def winograd_conv3x3(
         means, variances = zip(*(sums.result() for sums in moments))
         handoff.put(result, torch.stack(means), torch.stack(variances))
     return result
+
+
+def _rows_per_block(tiles_h: int, tiles_w: int, window: int, channels: int, out_ch: int, size: int) -> int:
+    """Tile rows per block: as many as fit the block's memory (see CHUNK_BYTES), in blocks of
+    sizes as equal as whole rows allow.
+
+    Products that come as new tensors (oneDNN) need two blocks' memory, each of CHUNK_BYTES at
+    most; products written in place (MKL) share one block of memory with the transformed input
+    (:func:`_products_offset`), which may then cover twice CHUNK_BYTES: blocks nearly twice as
+    large in the same memory.
+    """
+    if writes_in_place():
+        row_bytes = size * _block_elements(window, tiles_w, channels, out_ch)
+        most_rows = 2 * CHUNK_BYTES // row_bytes
+    else:
+        most_rows = CHUNK_BYTES // (size * window * window * channels * tiles_w)
+    return -(-tiles_h // -(-tiles_h // max(1, most_rows)))
 
 
 def gathered_windows(
@@ -379,8 +397,9 @@ def _image_by_tile_rows(
     The input transform's first step (along the window's rows) is one product of Bᵀ with the
     tile row's m+2 image rows, which are contiguous in channels-last memory; the second (along
     its columns) is a batched product over the row's windows, written straight into the block's
-    transformed input. The output transform does the same backwards and writes each tile row
-    of the result, plus ``bias``, into ``out``. Each transform takes one side of the tile after
+    transformed input. The products overwrite that input as it is used (one block of memory,
+    allocated once, serves every block: :func:`_block_views`). The output transform does the same
+    backwards and writes each tile row of the result, plus ``bias``, into ``out``. Each transform takes one side of the tile after
     the other, rows first (a quarter of the multiplies of one product with the Kronecker factor,
     which suits MKL less than oneDNN, see :func:`_products_as_new_tensors`). On the 2-core Xeon
     (Sapphire Rapids kind) a 512-channel 256² convolution took 0.238 s this way against 0.256 s
@@ -393,13 +412,47 @@ def _image_by_tile_rows(
     tiles_h, tiles_w = -(-out.shape[0] // tile), -(-out.shape[1] // tile)
     bt, at = _factors(tile, image.dtype, image.device)
     rows = image.new_zeros(tile + 2, tiles_w * tile + 2, channels)  # one tile row, transformed down
+    window, out_ch = tile + 2, u.shape[2]
+    buffer = image.new_empty(_block_elements(window, _padded(rows_per_block * tiles_w), channels, out_ch))
     for top in range(0, tiles_h, rows_per_block):
         bottom = min(tiles_h, top + rows_per_block)
-        v = _transformed_tile_rows(image, bt, rows, padding, reflect, tile, (top, bottom))
-        m = _products_of_positions(v, u)
-        del v
+        v, m = _block_views(buffer, window, _padded((bottom - top) * tiles_w), channels, out_ch)
+        _transformed_tile_rows(image, bt, rows, padding, reflect, tile, (top, bottom), v)
+        _products_of_positions(v, u, m)
         _write_tile_rows(m, at, bias, out, tile, (top, bottom), tiles_w, moments)
-        del m  # freed before the next block's products are allocated, not after: one block less
+
+
+def _padded(count: int) -> int:
+    """``count`` tiles rounded up to a multiple of TILES_MULTIPLE."""
+    return -(-count // TILES_MULTIPLE) * TILES_MULTIPLE
+
+
+def _products_offset(window: int, count: int, channels: int, out_ch: int) -> int:
+    """Where, in a block's memory, the transformed input starts, its products starting at 0.
+
+    The products of window row r (one slab of ``count · window · out_ch``) are written while row
+    r of the input is read, and over rows before it, which are no longer needed: slab r of the
+    products must end before input row r starts, for every r.
+    """
+    v_slab, m_slab = count * window * channels, count * window * out_ch
+    return m_slab if m_slab <= v_slab else window * m_slab - (window - 1) * v_slab
+
+
+def _block_elements(window: int, count: int, channels: int, out_ch: int) -> int:
+    """The elements of a block's memory for ``count`` tiles: input and products, overlapped."""
+    start = _products_offset(window, count, channels, out_ch)
+    return max(start + window * count * window * channels, window * window * count * out_ch)
+
+
+def _block_views(
+    buffer: torch.Tensor, window: int, count: int, channels: int, out_ch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The transformed input v (r, tiles, s, C) and products m (r, s, tiles, O) of a block of
+    ``count`` tiles, laid over each other in ``buffer`` (see :func:`_products_offset`)."""
+    start = _products_offset(window, count, channels, out_ch)
+    v = buffer[start : start + window * count * window * channels].view(window, count, window, channels)
+    m = buffer[: window * window * count * out_ch].view(window, window, count, out_ch)
+    return v, m
 
 
 def _transformed_tile_rows(
@@ -410,16 +463,15 @@ def _transformed_tile_rows(
     reflect: bool,
     tile: int,
     span: tuple[int, int],
-) -> torch.Tensor:
-    """Bᵀ d B for every window d of tile rows ``span`` of the padded image, as v[r, t, s, c]
+    v: torch.Tensor,
+) -> None:
+    """Bᵀ d B for every window d of tile rows ``span`` of the padded image, into v[r, t, s, c]
     (r, s: the window's transformed rows and columns; t: the block's tiles, zeros up to a
     multiple of TILES_MULTIPLE). ``rows`` is scratch memory for one tile row, (m+2) × (tiles·m +
     2) × C, whose columns outside the image are zeros on arrival."""
     window, channels = tile + 2, image.shape[2]
     tiles_w = (rows.shape[1] - 2) // tile
     count = (span[1] - span[0]) * tiles_w
-    padded_count = -(-count // TILES_MULTIPLE) * TILES_MULTIPLE
-    v = image.new_empty(window, padded_count, window, channels)
     v[:, count:] = 0
     windows = rows.as_strided(
         (window, tiles_w, window, channels), (rows.stride(0), tile * channels, channels, 1)
@@ -432,7 +484,6 @@ def _transformed_tile_rows(
         first = (ty - span[0]) * tiles_w
         for r in range(window):
             torch.bmm(factor, windows[r], out=v[r, first : first + tiles_w])
-    return v
 
 
 def _rows_transformed_down(
@@ -467,20 +518,18 @@ def _rows_transformed_down(
         rows[:, width + 1] = rows[:, width - 1]
 
 
-def _products_of_positions(v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """m[r, s] = Σ over channel groups of v[r, :, s] · u[r, s]ᵀ: (m+2, m+2, tiles, O), one batched
-    product per window row r (its m+2 columns s are the batch)."""
-    window, padded_count, _, channels = v.shape
-    parts, out_ch = u.shape[1], u.shape[2]
+def _products_of_positions(v: torch.Tensor, u: torch.Tensor, m: torch.Tensor) -> None:
+    """m[r, s] = Σ over channel groups of v[r, :, s] · u[r, s]ᵀ into m (m+2, m+2, tiles, O), one
+    batched product per window row r (its m+2 columns s are the batch), in order of r."""
+    window, _, _, channels = v.shape
+    parts = u.shape[1]
     part = channels // parts
-    m = v.new_empty(window, window, padded_count, out_ch)
     for r in range(window):
         pairs = [
             (v[r, :, :, p * part : (p + 1) * part].transpose(0, 1), u[r * window : (r + 1) * window, p])
             for p in range(parts)
         ]
         sum_of_products_(m[r], pairs)
-    return m
 
 
 def _write_tile_rows(
