@@ -5,6 +5,7 @@ Each must give what the layers give unfused."""
 from __future__ import annotations
 
 import copy
+import pickle
 
 import pytest
 import torch
@@ -45,6 +46,8 @@ def test_a_handoff_gives_its_moments_for_that_tensor_only_and_once():
     assert handoff.take(x) is None
     handoff.put(torch.zeros(2), mean, var)  # a tensor gone before the norm reads: nothing to give
     assert handoff.take(torch.zeros(2)) is None
+    handoff.put(x, mean, var)
+    assert pickle.loads(pickle.dumps(handoff)).take(x) is None  # travels empty
 
 
 def mapping_like(channels: int = 128) -> nn.Sequential:

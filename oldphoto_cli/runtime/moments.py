@@ -63,23 +63,26 @@ class BlockMoments:
 class MomentsHandoff:
     """Where a convolution leaves its output's moments for the norm that reads that output next.
 
-    The moments are kept with a weak reference to the tensor they describe, and handed out only
-    for that very tensor: a norm given anything else (a tile, a preview, a tensor some other code
-    made) computes its own, as before.
+    The moments are kept with a weak reference to the tensor they describe, in one tuple (so a
+    network run from two threads at once can never pair one tensor with another's moments), and
+    handed out only for that very tensor: a norm given anything else (a tile, a preview, a tensor
+    some other code made) computes its own, as before.
     """
 
     def __init__(self) -> None:
-        self._tensor: weakref.ref[torch.Tensor] | None = None
-        self._moments: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._left: tuple[weakref.ref[torch.Tensor], torch.Tensor, torch.Tensor] | None = None
 
     def put(self, tensor: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> None:
         """Leave ``tensor``'s per-image, per-channel mean and variance, each (N, C)."""
-        self._tensor, self._moments = weakref.ref(tensor), (mean, var)
+        self._left = (weakref.ref(tensor), mean, var)
 
     def take(self, tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The moments left for ``tensor``, or None; either way the handoff is empty after."""
-        left, moments = self._tensor, self._moments
-        self._tensor = self._moments = None
-        if left is None or left() is not tensor:
+        left, self._left = self._left, None
+        if left is None or left[0]() is not tensor:
             return None
-        return moments
+        return left[1], left[2]
+
+    def __getstate__(self) -> dict:
+        """Copied or pickled (with the network holding it) empty: a weak reference cannot be."""
+        return {"_left": None}
