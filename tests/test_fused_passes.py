@@ -144,3 +144,10 @@ def test_shared_statistics_still_apply_to_fused_norms_and_residuals():
     assert (results[1] - own).abs().max().item() > 1e-2  # the shared statistics mattered
     norms = [m for m in runnable.modules() if isinstance(m, ChannelsLastInstanceNorm2d)]
     assert len(norms) == 3
+
+
+def test_networks_whose_options_say_so_keep_computing_their_norms_moments():
+    net = nn.Sequential(*conv_in_relu(128, 128))
+    accelerate_convolutions(net, WinogradOptions(4, 64, hand_moments=False))  # as scratch mode's mapping
+    use_channels_last(net)
+    assert all(getattr(m, "handoff", None) is None for m in net.modules())

@@ -148,7 +148,7 @@ def _swap_instance_norms(module: nn.Module) -> None:
         if type(child) is nn.InstanceNorm2d:
             inplace = previous is not None and _is_convolution(previous)
             norm = _channels_last_copy(child, inplace=inplace)
-            if isinstance(previous, WinogradConv2d) and not (norm.affine or norm.track_running_stats):
+            if _hands_moments(previous, norm):
                 previous.handoff = norm.handoff = MomentsHandoff()
             setattr(module, name, norm)
         elif type(child) is nn.ReLU and isinstance(previous, ChannelsLastInstanceNorm2d):
@@ -156,6 +156,12 @@ def _swap_instance_norms(module: nn.Module) -> None:
             setattr(module, name, nn.Identity())
         else:
             _swap_instance_norms(child)
+
+
+def _hands_moments(previous: nn.Module | None, norm: ChannelsLastInstanceNorm2d) -> bool:
+    """Whether ``norm`` may take its input's moments from ``previous`` (see WinogradOptions)."""
+    plain = not (norm.affine or norm.track_running_stats)
+    return plain and isinstance(previous, WinogradConv2d) and previous.options.hand_moments
 
 
 def _is_convolution(module: nn.Module) -> bool:

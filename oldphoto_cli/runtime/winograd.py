@@ -65,10 +65,13 @@ POINTS = {4: (0, 1, -1, 2, -2), 6: (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1
 @dataclass(frozen=True)
 class WinogradOptions:
     """How a network's convolutions trade rounding for speed: the output tile's side (4 or 6),
-    and how many input channels each partial sum of the products covers (None: all of them)."""
+    how many input channels each partial sum of the products covers (None: all of them), and
+    whether an instance norm reading a convolution's output takes its moments from the
+    convolution (runtime/moments.py) instead of computing them itself."""
 
     tile: int = DEFAULT_TILE
     channels_per_sum: int | None = CHANNELS_PER_SUM
+    hand_moments: bool = True
 
 
 DEFAULT_OPTIONS = WinogradOptions()
