@@ -401,13 +401,13 @@ def _image_by_tile_rows(
     tile row's m+2 image rows, which are contiguous in channels-last memory; the second (along
     its columns) is a batched product over the row's windows, written straight into the block's
     transformed input. The products overwrite that input as it is used (one block of memory,
-    allocated once, serves every block: :func:`_block_views`). The output transform does the same
-    backwards and writes each tile row of the result, plus ``bias``, into ``out``. Each transform takes one side of the tile after
-    the other, rows first (a quarter of the multiplies of one product with the Kronecker factor,
-    which suits MKL less than oneDNN, see :func:`_products_as_new_tensors`). On the 2-core Xeon
-    (Sapphire Rapids kind) a 512-channel 256² convolution took 0.238 s this way against 0.256 s
-    with gathered windows transformed a block at a time (best of ten, alternated in one process),
-    of which 0.167 s are the products.
+    allocated once, serves every block: :func:`_block_views`). The output transform does the
+    same backwards and writes each tile row of the result, plus ``bias``, into ``out``. Each
+    transform takes one side of the tile after the other, rows first (a quarter of the multiplies
+    of one product with the Kronecker factor, which suits MKL less than oneDNN, see
+    :func:`_products_as_new_tensors`). On the 2-core Xeon (Sapphire Rapids kind) a 512-channel
+    256² convolution took 0.238 s this way against 0.256 s with gathered windows transformed a
+    block at a time (best of ten, alternated in one process), of which 0.167 s are the products.
     """
     channels = image.shape[2]
     if image.stride(1) != channels or image.stride(2) != 1:
