@@ -146,6 +146,25 @@ def test_shared_statistics_still_apply_to_fused_norms_and_residuals():
     assert len(norms) == 3
 
 
+@torch.inference_mode()
+def test_convolutions_gather_no_moments_while_their_norms_use_shared_statistics():
+    net = accelerated(mapping_like(), fuse=True)
+    conv, norm = net[0], net[1]
+    outputs = []
+    conv.register_forward_hook(lambda module, inputs, output: outputs.append(output))
+    x = channels_last(torch.randn(1, 128, 20, 18))
+    with recorded_statistics([net]) as stats:
+        net(x)
+    assert norm in stats
+    net[:1](x)  # the convolution alone: its moments stay in the handoff
+    assert norm.handoff.take(outputs[-1]) is not None
+    with shared_statistics(stats):
+        net[:1](x)
+        assert norm.handoff.take(outputs[-1]) is None  # nothing gathered for a norm that would not take it
+    net[:1](x)
+    assert norm.handoff.take(outputs[-1]) is not None  # and gathered again after
+
+
 def test_networks_whose_options_say_so_keep_computing_their_norms_moments():
     net = nn.Sequential(*conv_in_relu(128, 128))
     accelerate_convolutions(net, WinogradOptions(4, 64, hand_moments=False))  # as scratch mode's mapping

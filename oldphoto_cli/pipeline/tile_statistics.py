@@ -54,16 +54,23 @@ def shared_statistics(stats: NormStatistics) -> Iterator[None]:
     """Inside, every norm in ``stats`` normalises with the stored mean and variance, not its input's.
 
     The norm's ``forward`` is overridden on the instance and restored on exit, so the networks,
-    their state dicts and any other user of them are untouched.
+    their state dicts and any other user of them are untouched. Convolutions that hand their
+    output's moments to these norms (runtime/moments.py) stop gathering them meanwhile: nothing
+    would take them.
     """
     norms = list(stats)
+    handoffs = [h for h in (getattr(norm, "handoff", None) for norm in norms) if h is not None]
     for norm in norms:
         norm.forward = partial(_normalise_with, norm, *stats[norm])
+    for handoff in handoffs:
+        handoff.paused = True
     try:
         yield
     finally:
         for norm in norms:
             del norm.forward
+        for handoff in handoffs:
+            handoff.paused = False
 
 
 def _normalise_with(

@@ -71,6 +71,7 @@ class MomentsHandoff:
 
     def __init__(self) -> None:
         self._left: tuple[weakref.ref[torch.Tensor], torch.Tensor, torch.Tensor] | None = None
+        self.paused = False  # the norm takes its statistics from elsewhere: none to gather
 
     def put(self, tensor: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> None:
         """Leave ``tensor``'s per-image, per-channel mean and variance, each (N, C)."""
@@ -85,4 +86,4 @@ class MomentsHandoff:
 
     def __getstate__(self) -> dict:
         """Copied or pickled (with the network holding it) empty: a weak reference cannot be."""
-        return {"_left": None}
+        return {"_left": None, "paused": self.paused}

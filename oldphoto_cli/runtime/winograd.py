@@ -610,7 +610,7 @@ class WinogradConv2d(nn.Module):
 
     ``reflect=True`` stands for ``ReflectionPad2d(1)`` followed by ``conv`` with no padding.
     ``handoff``, set by runtime/channels_last.py when an instance norm reads this layer's output,
-    receives that output's moments on every call.
+    receives that output's moments on every call, unless it is paused.
     """
 
     handoff: MomentsHandoff | None = None
@@ -632,7 +632,8 @@ class WinogradConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tile = self.options.tile
         u = transform_weight(self.weight, tile, self.options.channels_per_sum)
-        return winograd_conv3x3(x, u, self.bias, self.padding, tile, self.reflect, self.handoff)
+        handoff = self.handoff if self.handoff is not None and not self.handoff.paused else None
+        return winograd_conv3x3(x, u, self.bias, self.padding, tile, self.reflect, handoff)
 
     def extra_repr(self) -> str:
         o = self.options
