@@ -61,12 +61,9 @@ def mapping_like(channels: int = 128) -> nn.Sequential:
 
 def accelerated(net: nn.Module, fuse: bool) -> nn.Module:
     net = copy.deepcopy(net)
-    accelerate_convolutions(net, WinogradOptions(6, None))
+    accelerate_convolutions(net, WinogradOptions(6, None, hand_moments=fuse))
     use_channels_last(net)
-    if not fuse:
-        for layer in net.modules():
-            layer.handoff = None
-    elif fuse_residual_sums(net) != 1:
+    if fuse and fuse_residual_sums(net) != 1:
         raise AssertionError("the residual block was not swapped")
     return net
 

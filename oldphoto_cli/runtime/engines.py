@@ -40,7 +40,8 @@ class TorchEngine:
     (runtime/residual.py), freed memory is kept for reuse (runtime/allocator.py) and denormal
     floats are flushed to zero (runtime/denormals.py); ``accelerate=False`` leaves all seven
     alone. ``winograd`` trades rounding for speed (see runtime/winograd.py): smaller tiles, split
-    channel sums and norms computing their own moments for networks that amplify rounding. ``autocast`` (float16 or bfloat16) runs the forward under PyTorch's
+    channel sums and norms computing their own moments for networks that amplify rounding.
+    ``autocast`` (float16 or bfloat16) runs the forward under PyTorch's
     autocast (runtime/precision.py) and returns float32; the CPU replacements compute in float32
     only, so an autocast network keeps PyTorch's own layers.
     """

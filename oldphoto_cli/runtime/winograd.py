@@ -241,7 +241,7 @@ def gathered_windows(
     window = tile + 2
     top, bottom = rows
     count = (bottom - top) * tiles_w
-    padded_count = -(-count // TILES_MULTIPLE) * TILES_MULTIPLE
+    padded_count = _padded(count)
     gathered = image.new_empty(window, window, parts, padded_count, channels // parts)
     gathered[:, :, :, count:] = 0
     out = gathered[:, :, :, :count].view(window, window, parts, bottom - top, tiles_w, -1)
